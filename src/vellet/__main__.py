@@ -1,0 +1,3 @@
+from vellet.cli import main
+
+raise SystemExit(main())

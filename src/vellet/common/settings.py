@@ -1,0 +1,154 @@
+"""Typed settings, read once from the environment and passed in.
+
+There is no module-level singleton: each entry point calls a ``from_env``
+with ``os.environ`` (tests pass a plain dict) and hands the frozen result to
+``create_app``. The groups below are shared by several services; each
+service composes them into its own settings class.
+
+Secrets are wrapped in :class:`Secret`, whose ``repr`` and ``str`` never show
+the value, so a settings object can be logged safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vellet.common.errors import ConfigError
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Env:
+    """Reads typed values out of an environment mapping, with clear errors."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str) -> str:
+        value = self._environ.get(name, "").strip()
+        return value or default
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def secret(self, name: str, default: str | None = None) -> Secret:
+        value = self._environ.get(name, "").strip() or default
+        if not value:
+            raise ConfigError(f"{name} must be set (a random string of at least 32 characters)")
+        if len(value) < 32:
+            raise ConfigError(f"{name} must be at least 32 characters long")
+        return Secret(value)
+
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+        raw = self._environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        raw = self._environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in {"1", "true", "yes", "on"}:
+            return True
+        if raw in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where an HTTP service listens and how much it accepts."""
+
+    #: Interface to bind. Loopback by default: exposing a service is a decision.
+    host: str = "127.0.0.1"
+    #: TCP port; 0 picks a free one (tests).
+    port: int = 8080
+    #: Largest request body accepted; larger bodies get 413 problem+json.
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How a Redis Streams consumer reads, retries and gives up."""
+
+    #: How long one XREADGROUP blocks waiting for new messages.
+    block_ms: int = 1000
+    #: A message pending this long with no ack is taken over (XAUTOCLAIM).
+    claim_idle_ms: int = 30_000
+    #: After this many deliveries a message goes to the dead-letter stream.
+    max_deliveries: int = 5
+    #: Messages fetched per read.
+    batch_size: int = 32
+
+    @classmethod
+    def from_env(cls, env: Env) -> StreamSettings:
+        return cls(
+            block_ms=env.integer("VELLET_STREAM_BLOCK_MS", cls.block_ms, minimum=1),
+            claim_idle_ms=env.integer("VELLET_STREAM_CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=1),
+            max_deliveries=env.integer(
+                "VELLET_STREAM_MAX_DELIVERIES", cls.max_deliveries, minimum=1
+            ),
+            batch_size=env.integer("VELLET_STREAM_BATCH_SIZE", cls.batch_size, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """Service-to-service JWTs (HS256, one shared key, one audience per service)."""
+
+    #: Signing key shared by the services of one deployment.
+    secret: Secret = field(repr=False, default=Secret(""))
+    #: The ``iss`` every Vellet token carries and every verifier requires.
+    issuer: str = "vellet"
+    #: Lifetime of a minted service token, in seconds.
+    ttl_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Env) -> TokenSettings:
+        return cls(
+            secret=env.secret("VELLET_JWT_SECRET"),
+            issuer=env.text("VELLET_JWT_ISSUER", cls.issuer),
+            ttl_seconds=env.integer("VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10),
+        )
