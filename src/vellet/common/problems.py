@@ -33,16 +33,21 @@ _HTTP_CODES = {
 }
 
 
-def problem(
-    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    body = {
+def problem_body(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
+    """The RFC 9457 document itself, for callers that store or embed it."""
+    return {
         "type": f"https://vellet.io/problems/{code.replace('_', '-')}",
         "title": title,
         "status": status,
         "detail": detail,
         "code": code,
     }
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = problem_body(status, code, title, detail)
     return web.Response(
         status=status,
         text=json.dumps(body),
