@@ -1,1 +1,12 @@
-"""placeholder"""
+"""The wallet: users, their money, and the ledger that keeps it honest.
+
+Users sign up with a bank account number the bank vouches for, log in to a
+JWT session, and send each other money. Every movement is a double-entry
+transfer in the wallet's own database, made exactly once per idempotency
+key, and announced to the notifier through a transactional outbox.
+
+Layers: ``handlers``/``auth_handlers`` (HTTP, thin) -> ``domain`` (pure
+rules and rendering), ``sessions``, ``passwords``, ``ratelimit``,
+``bank_client`` -> ``store`` (SQL only; the P2P transaction itself is the
+``wallet_p2p`` function of migration 0002).
+"""
