@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -69,6 +69,14 @@ async def publish(redis: Redis, stream: str, payload: Mapping[str, Any]) -> str:
     """Append one JSON message. Queue streams are never trimmed or expired."""
     msg_id = await redis.xadd(stream, {"payload": json.dumps(payload, sort_keys=True)})
     return str(msg_id)
+
+
+async def publish_many(redis: Redis, stream: str, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """Append several messages in one round trip, encoded like :func:`publish`."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for payload in payloads:
+            pipe.xadd(stream, {"payload": json.dumps(payload, sort_keys=True)})
+        await pipe.execute()
 
 
 def payload_of(fields: Fields) -> dict[str, Any]:
