@@ -1,0 +1,72 @@
+"""``vellet notifier serve`` (the notifier) and ``vellet notifier sink`` (a dev mailbox)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from vellet.common.web import serve_forever
+from vellet.notifier.app import create_app
+from vellet.notifier.settings import NotifierSettings
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("notifier", help="send e-mail about finished transfers")
+    commands = parser.add_subparsers(dest="notifier_command", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve", help="consume transfer events and send mail (config: VELLET_* env vars)"
+    )
+    serve.set_defaults(func=_serve)
+    sink = commands.add_parser(
+        "sink", help="run a local SMTP sink that keeps every mail for reading (development)"
+    )
+    sink.add_argument("--dir", type=Path, default=Path(".vellet/mail"), help="Maildir to fill")
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--smtp-port", type=int, default=1025)
+    sink.add_argument("--http-port", type=int, default=8025)
+    sink.set_defaults(func=_sink)
+
+
+async def _until_terminated(main: asyncio.Future[Any]) -> None:
+    # SIGTERM (Kubernetes, `kill`) takes the same path as Ctrl-C: cancel, so
+    # the app's cleanup finishes the mail in flight before the process ends.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await main
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = NotifierSettings.from_env(os.environ)
+    app = create_app(settings)
+
+    async def run() -> None:
+        await _until_terminated(
+            asyncio.ensure_future(serve_forever("notifier", app, settings.http))
+        )
+
+    asyncio.run(run())
+    return 0
+
+
+def _sink(args: argparse.Namespace) -> int:
+    from vellet.notifier.sink import start_sink  # noqa: PLC0415 - aiosmtpd only when asked
+
+    async def run() -> None:
+        sink = await start_sink(
+            args.dir, host=args.host, smtp_port=args.smtp_port, http_port=args.http_port
+        )
+        print(sink.describe(), flush=True)  # noqa: T201 - the CLI's own output
+        try:
+            await _until_terminated(asyncio.ensure_future(asyncio.Event().wait()))
+        finally:
+            await sink.stop()
+
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,198 @@
+"""A local SMTP sink for `vellet up`: it keeps every mail where a person can read it.
+
+Nothing is relayed anywhere. Each message is written to a Maildir (one file
+per mail, readable with any mail client or ``cat``) and listed on a tiny
+HTTP page, newest first, with the text part, the HTML part (shown in a
+sandboxed frame with a CSP that forbids scripts, so even a broken template
+cannot run anything), and the raw source.
+
+``aiosmtpd`` is imported only by this module, which only ``vellet up`` and
+``vellet notifier sink`` import, so the notifier itself never needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import html
+import mailbox
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from vellet.common.errors import ConfigError
+from vellet.common.settings import HttpSettings
+from vellet.common.web import Site, start
+
+MAILDIR_KEY = web.AppKey("sink_maildir", mailbox.Maildir)
+_FRAME_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+class _Store:
+    """aiosmtpd handler: accept everything, keep it in the Maildir."""
+
+    def __init__(self, maildir: mailbox.Maildir) -> None:
+        self.maildir = maildir
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        rcpts = ", ".join(envelope.rcpt_tos)
+        head = f"X-Sink-Envelope-From: {envelope.mail_from}\r\nX-Sink-Envelope-To: {rcpts}\r\n"
+        self.maildir.add(head.encode() + envelope.original_content)
+        return "250 OK: kept in the sink"
+
+
+@dataclass
+class MailSink:
+    """A running sink: where to send mail, where to read it, how to stop it."""
+
+    host: str
+    smtp_port: int
+    maildir: Path
+    site: Site
+    server: asyncio.AbstractServer
+
+    @property
+    def http_url(self) -> str:
+        return self.site.url
+
+    def describe(self) -> str:
+        return (
+            f"mail sink: SMTP {self.host}:{self.smtp_port}, "
+            f"read mail at {self.http_url}/ (Maildir {self.maildir})"
+        )
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+        await self.site.stop()
+
+
+async def start_sink(
+    directory: Path, *, host: str = "127.0.0.1", smtp_port: int = 0, http_port: int = 0
+) -> MailSink:
+    """Start the SMTP side and the HTTP page (port 0: any free port)."""
+    try:
+        from aiosmtpd.smtp import SMTP  # noqa: PLC0415 - a dev-time dependency
+    except ImportError as err:
+        raise ConfigError("the mail sink needs aiosmtpd: pip install aiosmtpd") from err
+    maildir = _open_maildir(directory)
+    store = _Store(maildir)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(store, hostname="vellet-sink", data_size_limit=10 * 1024 * 1024),
+        host,
+        smtp_port,
+    )
+    port = int(server.sockets[0].getsockname()[1])
+    app = web.Application()
+    app[MAILDIR_KEY] = maildir
+    app.router.add_get("/", _index)
+    app.router.add_get("/messages.json", _json)
+    app.router.add_get("/messages/{key}", _show)
+    app.router.add_get("/messages/{key}/html", _html_part)
+    app.router.add_get("/messages/{key}/raw", _raw)
+    try:
+        site = await start("mail-sink", app, HttpSettings(host=host, port=http_port))
+    except BaseException:
+        server.close()
+        raise
+    return MailSink(host, port, directory, site, server)
+
+
+def _open_maildir(directory: Path) -> mailbox.Maildir:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(directory, create=True)
+
+
+def _parsed(maildir: mailbox.Maildir, key: str) -> tuple[float, EmailMessage]:
+    try:
+        with maildir.get_file(key) as fh:
+            raw = fh.read()
+        date = maildir.get_message(key).get_date()
+    except (KeyError, ValueError, OSError):
+        raise web.HTTPNotFound() from None
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)  # policy.default guarantees it
+    return date, msg
+
+
+def _summaries(maildir: mailbox.Maildir) -> list[dict[str, Any]]:
+    rows: list[tuple[float, dict[str, Any]]] = []
+    for key in maildir.keys():  # noqa: SIM118 - a Maildir is not a dict
+        date, msg = _parsed(maildir, key)
+        row = {
+            "id": key,
+            "received": date,
+            "to": str(msg["To"] or ""),
+            "from": str(msg["From"] or ""),
+            "subject": str(msg["Subject"] or ""),
+            "message_id": str(msg["Message-ID"] or ""),
+        }
+        rows.append((date, row))
+    rows.sort(key=lambda pair: pair[0], reverse=True)
+    return [row for _, row in rows]
+
+
+async def _json(request: web.Request) -> web.Response:
+    return web.json_response(_summaries(request.app[MAILDIR_KEY]))
+
+
+def _page(title: str, body: str) -> web.Response:
+    doc = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
+        "</title><style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;"
+        "text-align:left}iframe{width:100%;height:30em;border:1px solid #ccc}</style></head>"
+        f"<body>{body}</body></html>"
+    )
+    response = web.Response(text=doc, content_type="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+async def _index(request: web.Request) -> web.Response:
+    rows = _summaries(request.app[MAILDIR_KEY])
+    lines = "".join(
+        f"<tr><td><a href='/messages/{html.escape(r['id'])}'>{html.escape(r['subject'])}</a></td>"
+        f"<td>{html.escape(r['to'])}</td></tr>"
+        for r in rows
+    )
+    return _page(
+        "Vellet mail sink",
+        f"<h1>Vellet mail sink</h1><p>{len(rows)} messages, newest first.</p>"
+        f"<table><tr><th>Subject</th><th>To</th></tr>{lines}</table>",
+    )
+
+
+async def _show(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    _, msg = _parsed(request.app[MAILDIR_KEY], key)
+    text = msg.get_body(("plain",))
+    headers = "".join(
+        f"<tr><th>{name}</th><td>{html.escape(str(msg[name] or ''))}</td></tr>"
+        for name in ("From", "To", "Subject", "Date", "Message-ID")
+    )
+    plain = html.escape(text.get_content()) if isinstance(text, EmailMessage) else ""
+    return _page(
+        str(msg["Subject"] or "message"),
+        f"<p><a href='/'>all messages</a> · <a href='/messages/{html.escape(key)}/raw'>raw</a></p>"
+        f"<table>{headers}</table><h2>Text</h2><pre>{plain}</pre><h2>HTML</h2>"
+        f"<iframe sandbox src='/messages/{html.escape(key)}/html'></iframe>",
+    )
+
+
+async def _html_part(request: web.Request) -> web.Response:
+    _, msg = _parsed(request.app[MAILDIR_KEY], request.match_info["key"])
+    part = msg.get_body(("html",))
+    body = part.get_content() if isinstance(part, EmailMessage) else ""
+    response = web.Response(text=body, content_type="text/html")
+    response.headers["Content-Security-Policy"] = _FRAME_CSP
+    return response
+
+
+async def _raw(request: web.Request) -> web.Response:
+    _, msg = _parsed(request.app[MAILDIR_KEY], request.match_info["key"])
+    return web.Response(body=msg.as_bytes(policy=policy.SMTP), content_type="text/plain")

@@ -1,0 +1,154 @@
+"""The delivery ledger in Redis: what was sent to whom, and who is sending.
+
+One hash per event, ``vellet:notifier:deliveries:<event_id>``, one field per
+party (``role:account``), holding a small JSON state::
+
+    {"s": "retry" | "sending" | "sent" | "dead",
+     "owner": "<process token>", "name": "<consumer name>", "until": <ms>,
+     "attempts": <temporary failures>, "unknown": <DATA outcomes never learnt>}
+
+Why Redis keys without a TTL: the instance runs ``volatile-lru``, which
+evicts only keys that carry a TTL, so these are never evicted and never
+expire; the ledger must outlive any redelivery of the event, and the wallet
+may publish an event again after a crash of its own. Cost: one small
+listpack hash per event (about 200 bytes; see the README figure).
+
+Every change is a Lua script, so "look, decide, write" is one atomic step
+even with several replicas:
+
+* ``acquire`` takes a lease on one party. A lease held by another live
+  process (``until`` in the future) is respected; one held by a *previous
+  process with this consumer name* is taken over at once (consumer names are
+  unique per running replica, so that process is dead). A party found in
+  ``sending`` had a DATA command whose outcome nobody learnt: the script
+  counts it in ``unknown`` before handing the party out again.
+* ``update`` changes a party only while the caller still holds its lease;
+  ``dead`` also appends the per-recipient dead letter in the same script.
+* ``sent`` is written unconditionally: once the relay said 250 it is true.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+from vellet.common.streams import Redis
+
+PREFIX: Final = "vellet:notifier:deliveries:"
+#: Per-recipient dead letters (a whole malformed event goes to the event
+#: stream's own ``:dead`` stream instead).
+DEAD_RECIPIENTS: Final = "vellet:notifier:dead"
+
+_ACQUIRE: Final = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local now = tonumber(ARGV[4])
+local st
+if raw then st = cjson.decode(raw) else st = {s = 'new', attempts = 0, unknown = 0} end
+if st.s == 'sent' or st.s == 'dead' then return {'done', raw} end
+if st.owner and st.owner ~= ARGV[2] and st.name ~= ARGV[3] and tonumber(st['until']) > now then
+  return {'busy', raw}
+end
+if st.s == 'sending' then
+  st.unknown = (st.unknown or 0) + 1
+  st.s = 'retry'
+end
+st.owner = ARGV[2]
+st.name = ARGV[3]
+st['until'] = now + tonumber(ARGV[5])
+local out = cjson.encode(st)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+return {'acquired', out}
+"""
+
+_UPDATE: Final = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local st = cjson.decode(raw)
+if st.owner ~= ARGV[2] or st.s == 'sent' or st.s == 'dead' then return 0 end
+local patch = cjson.decode(ARGV[3])
+for k, v in pairs(patch) do st[k] = v end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
+if st.s == 'dead' then
+  redis.call('XADD', KEYS[2], '*', unpack(cjson.decode(ARGV[4])))
+end
+return 1
+"""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class PartyState:
+    """One party's row in the ledger, as acquire saw or left it."""
+
+    outcome: str  # acquired | busy | done
+    state: str  # new | retry | sending | sent | dead
+    attempts: int
+    unknown: int
+
+    @classmethod
+    def parse(cls, outcome: str, raw: str | None) -> PartyState:
+        data: dict[str, Any] = json.loads(raw) if raw else {}
+        return cls(
+            outcome=outcome,
+            state=str(data.get("s", "new")),
+            attempts=int(data.get("attempts", 0)),
+            unknown=int(data.get("unknown", 0)),
+        )
+
+
+class Ledger:
+    """Delivery records of one notifier process (``owner`` is its token)."""
+
+    def __init__(self, redis: Redis, owner: str, name: str, lease_ms: int) -> None:
+        self.redis = redis
+        self.owner = owner
+        self.name = name
+        self.lease_ms = lease_ms
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._update = redis.register_script(_UPDATE)
+
+    async def finished(self, event_id: str) -> set[str]:
+        """Party keys already sent or dead-lettered for this event."""
+        rows: Any = await self.redis.hgetall(PREFIX + event_id)
+        return {key for key, raw in rows.items() if json.loads(raw).get("s") in ("sent", "dead")}
+
+    async def acquire(self, event_id: str, party: str) -> PartyState:
+        reply: Any = await self._acquire(
+            keys=[PREFIX + event_id],
+            args=[party, self.owner, self.name, now_ms(), self.lease_ms],
+        )
+        return PartyState.parse(str(reply[0]), reply[1])
+
+    async def _patch(
+        self, event_id: str, party: str, patch: dict[str, Any], dead: Any = ()
+    ) -> bool:
+        reply: Any = await self._update(
+            keys=[PREFIX + event_id, DEAD_RECIPIENTS],
+            args=[party, self.owner, json.dumps(patch), json.dumps(list(dead))],
+        )
+        return bool(reply)
+
+    async def sending(self, event_id: str, party: str) -> bool:
+        """Mark DATA as under way (and renew the lease); False if the lease was lost."""
+        return await self._patch(
+            event_id, party, {"s": "sending", "until": now_ms() + self.lease_ms}
+        )
+
+    async def retry(self, event_id: str, party: str, attempts: int, why: str) -> bool:
+        return await self._patch(event_id, party, {"s": "retry", "attempts": attempts, "why": why})
+
+    async def renew(self, event_id: str, party: str, hold_ms: int) -> bool:
+        return await self._patch(event_id, party, {"until": now_ms() + hold_ms + self.lease_ms})
+
+    async def dead(self, event_id: str, party: str, reason: str, letter: dict[str, str]) -> bool:
+        """Give up on one party and append its dead letter, atomically."""
+        flat = [item for pair in letter.items() for item in pair]
+        return await self._patch(event_id, party, {"s": "dead", "why": reason}, flat)
+
+    async def sent(self, event_id: str, party: str) -> None:
+        await self.redis.hset(PREFIX + event_id, party, json.dumps({"s": "sent", "at": now_ms()}))
