@@ -17,6 +17,7 @@ Why each choice:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from email import policy
@@ -108,6 +109,10 @@ def compose(env: jinja2.Environment, event: Event, party: Party, sender: Address
     html = env.get_template("mail.html").render(m=context)
     msg.set_content(text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # Deterministic, so a resent copy is the same bytes. "=_" cannot occur in
+    # quoted-printable text (it would be "=3D_"), so it never clashes with a body.
+    digest = hashlib.sha256(f"{event.event_id}|{party.key}".encode()).hexdigest()[:32]
+    msg.set_boundary(f"=_vellet_{digest}")
     return msg
 
 

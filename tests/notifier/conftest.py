@@ -1,0 +1,311 @@
+"""Fixtures for the notifier: a real SMTP server (aiosmtpd), notifiers, events.
+
+The SMTP server runs in the test's own event loop on a fixed loopback port,
+so a test can stop it (the relay is down), start it again on the same port,
+make it refuse one recipient, or SIGKILL a notifier process at an exact
+point of the SMTP conversation -- e.g. after it stored a message and before
+it answered 250, which is the notifier's duplicate window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiosmtpd.smtp import SMTP
+
+from vellet.common.embedded import free_port
+from vellet.common.settings import HttpSettings, StreamSettings
+from vellet.common.streams import TRANSFER_EVENTS, Redis, connect
+from vellet.common.web import Site, start
+from vellet.notifier.app import GROUP, create_app
+from vellet.notifier.settings import NotifierSettings, RetrySettings, SmtpSettings
+from vellet.notifier.store import DEAD_RECIPIENTS, PREFIX
+
+Hook = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+
+
+@dataclass
+class MailServer:
+    """An aiosmtpd server the test can stop, restart and script."""
+
+    port: int
+    host: str = "127.0.0.1"
+    received: list[Received] = field(default_factory=list)
+    #: address -> reply for RCPT TO (e.g. "550 5.1.1 no such user"); None accepts.
+    rcpt_reply: Callable[[str], str | None] = lambda _address: None
+    #: awaited with the recipient after the message is stored, before "250".
+    after_store: Hook | None = None
+    #: awaited with the recipient when RCPT TO arrives, before any reply.
+    on_rcpt: Hook | None = None
+    rcpt_attempts: list[str] = field(default_factory=list)
+    _server: asyncio.AbstractServer | None = None
+    _sessions: list[SMTP] = field(default_factory=list)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> SMTP:
+            session = SMTP(self, hostname="test-smtp")
+            self._sessions.append(session)
+            return session
+
+        self._server = await loop.create_server(protocol, self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop listening and cut every open connection: the relay is down."""
+        if self._server is not None:
+            self._server.close()
+            for session in self._sessions:
+                transport = session.transport
+                if isinstance(transport, asyncio.Transport):
+                    transport.abort()
+            self._sessions.clear()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.rcpt_attempts.append(address)
+        if self.on_rcpt is not None:
+            await self.on_rcpt(address)
+        reply = self.rcpt_reply(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = bytes(envelope.original_content)
+        message = email.message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), raw, message))
+        if self.after_store is not None:
+            await self.after_store(envelope.rcpt_tos[0])
+        return "250 OK queued"
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.rcpt_tos]
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[MailServer]:
+    server = MailServer(port=free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def eventually(check: Callable[[], Any], what: str, timeout: float = 20.0) -> None:
+    """Poll until ``check()`` (sync or async) is truthy; fail with ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"timed out waiting for: {what}")
+
+
+async def settled(redis: Redis) -> bool:
+    """Every published event delivered to the group and acknowledged."""
+    try:
+        groups = await redis.xinfo_groups(TRANSFER_EVENTS)
+    except Exception:
+        return False
+    info = next((g for g in groups if g["name"] == GROUP), None)
+    if info is None or int(info["pending"]) != 0:
+        return False
+    last: Any = await redis.xrevrange(TRANSFER_EVENTS, count=1)
+    return not last or info["last-delivered-id"] == last[0][0]
+
+
+def settings_for(redis_url: str, smtp: MailServer, /, **overrides: Any) -> NotifierSettings:
+    """Fast-moving settings: short blocks, short backoff, unique consumer."""
+    base = NotifierSettings(
+        redis_url=redis_url,
+        http=HttpSettings(port=0),
+        streams=StreamSettings(block_ms=50, claim_idle_ms=2_000, max_deliveries=5),
+        smtp=SmtpSettings(
+            host=smtp.host, port=smtp.port, sender="Vellet <no-reply@vellet.test>", timeout_s=3
+        ),
+        retry=RetrySettings(base_ms=20, max_ms=200, attempts=4),
+        consumer_name=f"test-{uuid.uuid4().hex[:8]}",
+    )
+    return replace(base, **overrides)
+
+
+@dataclass
+class Running:
+    app: web.Application
+    site: Site
+    settings: NotifierSettings
+
+    async def metric(self, name: str, **labels: str) -> float:
+        return await scrape(self.site.url, name, **labels)
+
+
+async def scrape(url: str, name: str, **labels: str) -> float:
+    """One sample from /metrics, read the way Prometheus would."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        if metric != name:
+            continue
+        got = ",".join(sorted(p for p in rest.rstrip("}").split(",") if p))
+        if not labels or all(part in got.split(",") for part in want.split(",")):
+            return float(value)
+    return 0.0
+
+
+@pytest.fixture
+async def notifiers(
+    redis_url: str, smtp: MailServer
+) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+    started: list[Site] = []
+
+    async def launch(**overrides: Any) -> Running:
+        settings = settings_for(redis_url, smtp, **overrides)
+        app = create_app(settings)
+        site = await start("notifier", app, settings.http)
+        started.append(site)
+        return Running(app, site, settings)
+
+    yield launch
+    for site in reversed(started):
+        await site.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect(redis_url)
+    yield client
+    await client.aclose()
+
+
+class NotifierProcess:
+    """A real ``vellet notifier serve`` process, killable with SIGKILL."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = f"http://127.0.0.1:{env['VELLET_NOTIFIER_PORT']}"
+
+    async def start(self) -> NotifierProcess:
+        exe = Path(sys.executable).parent / "vellet"
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                str(exe),
+                "notifier",
+                "serve",
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                cwd=self.log.parent,  # never the repo root: its operator/ would shadow the stdlib's
+            )
+        await eventually(self._ready, f"notifier process ready (log: {self.log})", timeout=30)
+        return self
+
+    async def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.returncode is not None:
+            pytest.fail(
+                f"notifier exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}"
+            )
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"{self.url}/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    async def kill(self) -> None:
+        """SIGKILL: no cleanup, no flush, exactly like the OOM killer."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        await self.proc.wait()
+
+    async def terminate(self) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return await self.proc.wait()
+
+
+@pytest.fixture
+async def process_env(redis_url: str, smtp: MailServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
+    env.update(
+        VELLET_REDIS_URL=redis_url,
+        VELLET_NOTIFIER_PORT=str(free_port()),
+        VELLET_SMTP_HOST=smtp.host,
+        VELLET_SMTP_PORT=str(smtp.port),
+        VELLET_SMTP_FROM="Vellet <no-reply@vellet.test>",
+        VELLET_SMTP_TIMEOUT="3",
+        VELLET_CONSUMER_NAME=f"proc-{uuid.uuid4().hex[:8]}",
+        VELLET_STREAM_BLOCK_MS="50",
+        VELLET_STREAM_CLAIM_IDLE_MS="60000",
+        VELLET_NOTIFIER_RETRY_BASE_MS="20",
+        VELLET_NOTIFIER_RETRY_MAX_MS="200",
+    )
+    return env
+
+
+@pytest.fixture
+async def processes(
+    tmp_path: Path, process_env: dict[str, str]
+) -> AsyncIterator[Callable[[], Awaitable[NotifierProcess]]]:
+    """Start notifier processes that share one consumer name, as restarts of one pod do."""
+    started: list[NotifierProcess] = []
+
+    async def launch() -> NotifierProcess:
+        proc = NotifierProcess(dict(process_env), tmp_path / "notifier.log")
+        started.append(proc)
+        return await proc.start()
+
+    yield launch
+    for proc in started:
+        await proc.kill()
+
+
+async def dead_letters(redis: Redis, stream: str = DEAD_RECIPIENTS) -> list[dict[str, str]]:
+    """The entries of a dead-letter stream, oldest first."""
+    entries: Any = await redis.xrange(stream)
+    return [dict(fields) for _, fields in entries]
+
+
+async def ledger_state(redis: Redis, event_id: str, party: str) -> dict[str, Any]:
+    raw: Any = await redis.hget(PREFIX + event_id, party)
+    return dict(json.loads(raw)) if raw else {}
