@@ -14,11 +14,11 @@ import hashlib
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from vellet.common.errors import InvalidRequest
+from vellet.common.errors import InvalidRequest, Unprocessable
 from vellet.common.money import format_amount, parse_amount
 from vellet.common.problems import problem_body
 
@@ -51,6 +51,59 @@ def idempotency_key(header: str | None) -> str:
     return header
 
 
+PASSWORD_MIN: Final = 8
+PASSWORD_MAX: Final = 256
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_number: str
+    password: str = field(repr=False)
+
+
+def parse_credentials(body: dict[str, Any], *, new: bool) -> Credentials:
+    """Sign-up (``new``) and login bodies: an account number and a password."""
+    _no_unknown_fields(body, {"account_number", "password"})
+    number = account_number(body.get("account_number"))
+    password = body.get("password")
+    if not isinstance(password, str) or not password:
+        raise InvalidRequest("password must be a non-empty string", code="invalid_password")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidRequest(
+            f"password must be at most {PASSWORD_MAX} characters", code="invalid_password"
+        )
+    if new and len(password) < PASSWORD_MIN:
+        raise Unprocessable(
+            f"password must be at least {PASSWORD_MIN} characters", code="weak_password"
+        )
+    return Credentials(number, password)
+
+
+def user_json(user: Any) -> dict[str, Any]:
+    return {
+        "account_number": user.account_number,
+        "name": user.name,
+        "email": user.email,
+        "currency": user.currency,
+    }
+
+
+def me_json(user: Any, balance: int, pending: int) -> dict[str, Any]:
+    return user_json(user) | {
+        "balance": {
+            "currency": user.currency,
+            "available": format_amount(balance - pending, user.currency),
+            "pending": format_amount(pending, user.currency),
+        }
+    }
+
+
+def _no_unknown_fields(body: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidRequest(f"unknown field(s): {', '.join(unknown)[:200]}")
+
+
 @dataclass(frozen=True)
 class P2PRequest:
     """A validated P2P transfer request, amounts in minor units."""
@@ -73,9 +126,7 @@ _TRANSFER_FIELDS: Final = frozenset({"kind", "amount", "currency", "to_account",
 
 
 def parse_transfer(body: dict[str, Any]) -> P2PRequest:
-    unknown = sorted(set(body) - _TRANSFER_FIELDS)
-    if unknown:
-        raise InvalidRequest(f"unknown field(s): {', '.join(unknown)[:200]}")
+    _no_unknown_fields(body, _TRANSFER_FIELDS)
     kind = body.get("kind")
     if kind not in KINDS:
         raise InvalidRequest(f"kind must be one of: {', '.join(KINDS)}", code="invalid_kind")

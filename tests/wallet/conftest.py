@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
+from tests.support.bank import RunningBank, start_bank
+from tests.wallet.stack import RunningWallet, start_wallet
+from vellet.bank import admin as bank_admin
 from vellet.common.db import Pool, create_pool
 from vellet.wallet import store
 
@@ -27,3 +31,31 @@ async def pool(wallet_dsn: str) -> AsyncIterator[Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def bank_db(clean_databases) -> str:  # type: ignore[no-untyped-def]
+    return await clean_databases.create("bank", bank_admin.MIGRATIONS)
+
+
+@pytest.fixture
+async def bank(bank_db: str, redis_url: str) -> AsyncIterator[RunningBank]:
+    """The real bank, in this event loop, on a random port."""
+    running = await start_bank(bank_db, redis_url)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def wallet(
+    wallet_dsn: str, redis_url: str, bank: RunningBank
+) -> AsyncIterator[RunningWallet]:
+    running = await start_wallet(wallet_dsn, redis_url, bank.url)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

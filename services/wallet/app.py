@@ -1,0 +1,89 @@
+"""``create_app(settings)``: the wallet as an aiohttp application.
+
+The database pool, Redis, the bank client's HTTP session and the outbox
+relay are opened and closed in ``cleanup_ctx``: an app that fails to start
+leaves nothing running, and stopping it stops the relay before the pool and
+Redis client it uses are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from vellet.common import health, metrics, streams
+from vellet.common.db import create_pool
+from vellet.common.web import new_app
+from vellet.wallet import store
+from vellet.wallet.auth_handlers import routes as auth_routes
+from vellet.wallet.bank_client import BankClient
+from vellet.wallet.handlers import routes
+from vellet.wallet.outbox import OutboxRelay
+from vellet.wallet.passwords import Passwords
+from vellet.wallet.ratelimit import LoginLimiter
+from vellet.wallet.settings import WalletSettings
+from vellet.wallet.state import (
+    BANK,
+    LIMITER,
+    METRICS,
+    PASSWORDS,
+    POOL,
+    REDIS,
+    RELAY,
+    RELAY_TASK,
+    SETTINGS,
+    WalletMetrics,
+)
+
+
+def create_app(settings: WalletSettings) -> web.Application:
+    app = new_app("wallet", settings.http)
+    app[SETTINGS] = settings
+    app[METRICS] = WalletMetrics(app[metrics.REGISTRY_KEY])
+    app[PASSWORDS] = Passwords(settings.passwords)
+    app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(_relay)
+    app.router.add_routes(auth_routes)
+    app.router.add_routes(routes)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = await create_pool(settings.database_url, max_size=settings.pool_size)
+    redis = streams.connect(settings.redis_url)
+    http = aiohttp.ClientSession()
+    app[POOL], app[REDIS] = pool, redis
+    app[BANK] = BankClient(http, settings.bank_url, settings.tokens, settings.bank_timeout)
+    app[LIMITER] = LoginLimiter(redis, settings.login)
+    health.add_check(app, "postgres", lambda: pool.fetchval("SELECT 1"))
+    health.add_check(app, "redis", redis.ping)
+    wallet_metrics = app[METRICS]
+
+    async def refresh_backlog() -> None:
+        wallet_metrics.outbox_backlog.set(await store.unpublished_count(pool))
+
+    metrics.add_refresher(app, refresh_backlog)
+    try:
+        yield
+    finally:
+        await http.close()
+        await redis.aclose()
+        await pool.close()
+
+
+async def _relay(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    relay = OutboxRelay(
+        app[POOL], app[REDIS], settings.outbox_interval, app[METRICS].events_published
+    )
+    app[RELAY] = relay
+    app[RELAY_TASK] = asyncio.create_task(relay.run(), name="wallet-outbox-relay")
+    yield
+    app[RELAY_TASK].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[RELAY_TASK]

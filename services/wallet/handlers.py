@@ -1,0 +1,114 @@
+"""The wallet's money API (API.md, "Wallet (public)"): thin HTTP.
+
+Every route authenticates first, then parses with ``domain`` and calls one
+``store`` function. Transfer answers come back from the database as the
+exact JSON text stored under the idempotency key, so a replay is the first
+answer byte for byte (plus an ``Idempotent-Replayed: true`` header).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from vellet.common.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from vellet.common.problems import PROBLEM_JSON, json_body
+from vellet.wallet import domain, sessions, store
+from vellet.wallet.openapi import document
+from vellet.wallet.state import METRICS, POOL, RELAY, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+def _session(request: web.Request) -> sessions.Session:
+    return sessions.authenticate(request, request.app[SETTINGS].sessions)
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    session = _session(request)
+    pool = request.app[POOL]
+    user = await store.user_by_id(pool, session.user_id)
+    balance = await store.balance(pool, session.user_id)
+    if user is None or balance is None:
+        raise Unauthorized("the session is not valid; log in again", code="invalid_session")
+    return web.json_response(domain.me_json(user, balance.balance, balance.pending))
+
+
+@routes.post("/api/v1/transfers")
+async def create_transfer(request: web.Request) -> web.Response:
+    session = _session(request)
+    key = domain.idempotency_key(request.headers.get("Idempotency-Key"))
+    req = domain.parse_transfer(await json_body(request))
+    settings, metrics = request.app[SETTINGS], request.app[METRICS]
+    started = time.perf_counter()
+    answer = await store.p2p(
+        request.app[POOL],
+        session.user_id,
+        key,
+        req,
+        transfer_id=uuid.uuid4(),
+        event_id=uuid.uuid4(),
+        expires_at=domain.expiry(datetime.now(UTC), settings.idempotency_retention_hours),
+    )
+    metrics.transfer_latency.labels("p2p").observe(time.perf_counter() - started)
+    if answer.outcome == "mismatch":
+        metrics.transfers.labels("p2p", "idempotency_mismatch").inc()
+        raise Unprocessable(
+            "this Idempotency-Key was used for a different request", code="idempotency_mismatch"
+        )
+    if answer.outcome == "in_flight":
+        metrics.transfers.labels("p2p", "idempotency_in_flight").inc()
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+            code="idempotency_in_flight",
+        )
+    metrics.transfers.labels("p2p", answer.outcome).inc()
+    if answer.outcome == "posted":
+        request.app[RELAY].wake()
+    assert answer.body is not None
+    response = web.Response(status=answer.status, text=answer.body)
+    response.content_type = "application/json" if answer.status < 400 else PROBLEM_JSON
+    if answer.outcome == "replayed":
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@routes.get("/api/v1/transfers")
+async def list_transfers(request: web.Request) -> web.Response:
+    session = _session(request)
+    limit = domain.history_limit(request.query.get("limit"))
+    raw_cursor = request.query.get("cursor")
+    cursor = None if raw_cursor is None else domain.Cursor.decode(raw_cursor)
+    rows = await store.history(request.app[POOL], session.user_id, limit + 1, cursor)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = domain.Cursor(last["created_at"], last["id"]).encode()
+    return web.json_response(
+        {"items": [domain.transfer_json(r) for r in page], "next_cursor": next_cursor}
+    )
+
+
+@routes.get("/api/v1/transfers/{transfer_id}")
+async def get_transfer(request: web.Request) -> web.Response:
+    session = _session(request)
+    ident = domain.transfer_id(request.match_info["transfer_id"])
+    row = (
+        None
+        if ident is None
+        else await store.transfer_of(request.app[POOL], session.user_id, ident)
+    )
+    if row is None:
+        # Someone else's transfer and no transfer at all look the same: no BOLA.
+        raise NotFound("no such transfer", code="transfer_not_found")
+    return web.json_response(domain.transfer_json(row))
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())

@@ -1,0 +1,75 @@
+"""The outbox relay: publishes committed transfer events to Redis.
+
+The event row commits in the same transaction as the transfer, so it
+exists if and only if the money moved. The relay then claims unpublished
+rows (``FOR UPDATE SKIP LOCKED``: replicas share the work without sending a
+row twice at once), XADDs them in one pipelined batch and marks them
+published in the same transaction. A crash after XADD and before COMMIT
+sends that batch again: delivery is at-least-once and the notifier
+de-duplicates on ``event_id``. Requests wake the relay right after their
+commit; a timer sweeps whatever a crash or another replica left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from vellet.common import streams
+from vellet.common.db import Pool
+from vellet.wallet import store
+from vellet.wallet.events import transfer_event
+
+log = logging.getLogger("vellet.wallet.outbox")
+
+BATCH = 200
+
+
+class OutboxRelay:
+    def __init__(
+        self, pool: Pool, redis: streams.Redis, interval: float, published: Counter
+    ) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._interval = interval
+        self._published = published
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled; outages are logged and retried, never fatal."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                log.warning("outbox relay paused: %s", type(err).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+
+    async def drain(self) -> int:
+        """Publish everything unpublished; return how many events went out."""
+        total = 0
+        while True:
+            sent = await self.publish_batch()
+            total += sent
+            if sent < BATCH:
+                return total
+
+    async def publish_batch(self) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await store.claim_outbox(conn, BATCH)
+            if not rows:
+                return 0
+            events = [transfer_event(row) for row in rows]
+            await streams.publish_many(self._redis, streams.TRANSFER_EVENTS, events)
+            await store.mark_published(conn, [row["id"] for row in rows])
+        self._published.inc(len(rows))
+        return len(rows)
