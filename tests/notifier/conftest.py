@@ -224,6 +224,12 @@ class NotifierProcess:
         self.url = f"http://127.0.0.1:{env['VELLET_NOTIFIER_PORT']}"
 
     async def start(self) -> NotifierProcess:
+        await self.spawn()
+        await eventually(self._ready, f"notifier process ready (log: {self.log})", timeout=30)
+        return self
+
+    async def spawn(self) -> NotifierProcess:
+        """Start the process without waiting for it to be ready."""
         exe = Path(sys.executable).parent / "vellet"
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
@@ -235,7 +241,6 @@ class NotifierProcess:
                 stderr=out,
                 cwd=self.log.parent,  # never the repo root: its operator/ would shadow the stdlib's
             )
-        await eventually(self._ready, f"notifier process ready (log: {self.log})", timeout=30)
         return self
 
     async def _ready(self) -> bool:
@@ -283,20 +288,35 @@ async def process_env(redis_url: str, smtp: MailServer) -> dict[str, str]:
     return env
 
 
+class Fleet:
+    """Notifier processes sharing one consumer name, as restarts of one pod do."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.started: list[NotifierProcess] = []
+
+    async def launch(self, *, wait_ready: bool = True) -> NotifierProcess:
+        proc = NotifierProcess(dict(self.env), self.log)
+        self.started.append(proc)  # before it is ready: it may consume while starting
+        return await (proc.start() if wait_ready else proc.spawn())
+
+    @property
+    def latest(self) -> NotifierProcess:
+        return self.started[-1]
+
+    async def wait_latest_dead(self) -> None:
+        await eventually(
+            lambda: self.latest.proc is not None and self.latest.proc.returncode is not None,
+            "the running notifier killed",
+        )
+
+
 @pytest.fixture
-async def processes(
-    tmp_path: Path, process_env: dict[str, str]
-) -> AsyncIterator[Callable[[], Awaitable[NotifierProcess]]]:
-    """Start notifier processes that share one consumer name, as restarts of one pod do."""
-    started: list[NotifierProcess] = []
-
-    async def launch() -> NotifierProcess:
-        proc = NotifierProcess(dict(process_env), tmp_path / "notifier.log")
-        started.append(proc)
-        return await proc.start()
-
-    yield launch
-    for proc in started:
+async def fleet(tmp_path: Path, process_env: dict[str, str]) -> AsyncIterator[Fleet]:
+    processes = Fleet(process_env, tmp_path / "notifier.log")
+    yield processes
+    for proc in processes.started:
         await proc.kill()
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tests.notifier.conftest import (
+    Fleet,
     MailServer,
-    NotifierProcess,
     dead_letters,
     eventually,
     ledger_state,
@@ -24,96 +24,89 @@ from tests.notifier.conftest import (
 )
 from tests.notifier.factories import ASHA, BO, p2p
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
-from vellet.notifier.store import DEAD_RECIPIENTS
-
-Launch = Callable[[], Awaitable[NotifierProcess]]
 
 
-def killer(target: list[NotifierProcess], times: int) -> Callable[[str], Awaitable[None]]:
-    """A hook that SIGKILLs the running notifier, ``times`` times at most."""
+def killer(fleet: Fleet, times: int) -> Callable[[str], Awaitable[None]]:
+    """A hook that SIGKILLs the newest notifier, ``times`` times at most."""
     left = [times]
 
     async def hook(_address: str) -> None:
         if left[0] > 0:
             left[0] -= 1
-            await target[-1].kill()  # returns once the process is gone
+            await fleet.latest.kill()  # returns once the process is gone
 
     return hook
 
 
 async def test_killed_after_reading_before_acking_each_party_gets_one_mail(
-    processes: Launch, smtp: MailServer, redis: Redis
+    fleet: Fleet, smtp: MailServer, redis: Redis
 ) -> None:
-    alive: list[NotifierProcess] = []
-    kill = killer(alive, times=1)
+    kill = killer(fleet, times=1)
 
     async def on_rcpt(address: str) -> None:
         if address == BO["email"]:
             await kill(address)
 
     smtp.on_rcpt = on_rcpt
-    alive.append(await processes())
-    event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
-    await eventually(lambda: alive[0].proc.returncode is not None, "first notifier killed")  # type: ignore[union-attr]
+    await fleet.launch()
+    await publish(redis, TRANSFER_EVENTS, p2p())
+    await fleet.wait_latest_dead()
     assert [r.rcpt_tos for r in smtp.received] == [[ASHA["email"]]]
     assert not await settled(redis)  # read, not acknowledged
 
-    alive.append(await processes())  # same consumer name: drains its pending at once
+    restarted = await fleet.launch()  # same consumer name: drains its pending at once
     await eventually(lambda: settled(redis), "event acknowledged by the restarted notifier")
 
     assert len(smtp.to(ASHA["email"])) == 1
     assert len(smtp.to(BO["email"])) == 1
-    assert await scrape(alive[1].url, "vellet_notifier_emails_total", result="skipped") == 1  # Asha
-    assert await scrape(alive[1].url, "vellet_notifier_emails_total", result="sent") == 1
+    assert await scrape(restarted.url, "vellet_notifier_emails_total", result="skipped") == 1
+    assert await scrape(restarted.url, "vellet_notifier_emails_total", result="sent") == 1
 
 
 async def test_killed_inside_the_window_sends_at_most_one_duplicate(
-    processes: Launch, smtp: MailServer, redis: Redis
+    fleet: Fleet, smtp: MailServer, redis: Redis
 ) -> None:
-    alive: list[NotifierProcess] = []
-    kill = killer(alive, times=1)
+    kill = killer(fleet, times=1)
 
     async def after_store(address: str) -> None:
         if address == ASHA["email"]:
             await kill(address)  # stored, and the notifier never hears "250"
 
     smtp.after_store = after_store
-    alive.append(await processes())
+    await fleet.launch()
     event = p2p()
     await publish(redis, TRANSFER_EVENTS, event)
-    await eventually(lambda: alive[0].proc.returncode is not None, "notifier killed in the window")  # type: ignore[union-attr]
+    await fleet.wait_latest_dead()
     state = await ledger_state(redis, event["event_id"], f"sender:{ASHA['account_number']}")
     assert state["s"] == "sending"
 
-    alive.append(await processes())
+    restarted = await fleet.launch()
     await eventually(lambda: settled(redis), "event acknowledged")
 
     to_asha = smtp.to(ASHA["email"])
     assert len(to_asha) == 2  # the one duplicate the window allows...
     assert to_asha[0].raw == to_asha[1].raw  # ...byte for byte, same Message-ID
     assert len(smtp.to(BO["email"])) == 1
-    assert await scrape(alive[1].url, "vellet_notifier_emails_total", result="resent") == 1
-    assert await redis.xlen(DEAD_RECIPIENTS) == 0
+    assert await scrape(restarted.url, "vellet_notifier_emails_total", result="resent") == 1
+    assert await dead_letters(redis) == []
 
 
 async def test_killed_inside_the_window_twice_never_sends_a_third_copy(
-    processes: Launch, smtp: MailServer, redis: Redis
+    fleet: Fleet, smtp: MailServer, redis: Redis
 ) -> None:
-    alive: list[NotifierProcess] = []
-    kill = killer(alive, times=2)
+    kill = killer(fleet, times=2)
 
     async def after_store(address: str) -> None:
         if address == ASHA["email"]:
             await kill(address)
 
     smtp.after_store = after_store
-    alive.append(await processes())
-    event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
-    for n in (1, 2):
-        await eventually(lambda: alive[-1].proc.returncode is not None, f"kill {n}")  # type: ignore[union-attr]
-        alive.append(await processes())
+    await fleet.launch()
+    await publish(redis, TRANSFER_EVENTS, p2p())
+    await fleet.wait_latest_dead()
+    await fleet.launch(wait_ready=False)  # may well die before it is ready
+    await fleet.wait_latest_dead()
+    last = await fleet.launch()
     await eventually(lambda: settled(redis), "event acknowledged")
 
     assert len(smtp.to(ASHA["email"])) == 2  # never a third
@@ -121,18 +114,18 @@ async def test_killed_inside_the_window_twice_never_sends_a_third_copy(
     [letter] = await dead_letters(redis)
     assert letter["party"] == f"sender:{ASHA['account_number']}"
     assert letter["reason"] == "outcome_unknown"
-    assert await scrape(alive[-1].url, "vellet_notifier_emails_total", result="dead_lettered") == 1
+    assert await scrape(last.url, "vellet_notifier_emails_total", result="dead_lettered") == 1
 
 
 async def test_sigterm_finishes_the_mail_in_flight_without_a_duplicate(
-    processes: Launch, smtp: MailServer, redis: Redis
+    fleet: Fleet, smtp: MailServer, redis: Redis
 ) -> None:
-    proc = await processes()
+    proc = await fleet.launch()
+    assert proc.proc is not None
     stopping: list[int] = []
 
     async def after_store(address: str) -> None:
-        if address == ASHA["email"] and not stopping:
-            assert proc.proc is not None
+        if address == ASHA["email"] and not stopping and proc.proc is not None:
             proc.proc.terminate()  # SIGTERM while DATA waits for our "250"
             stopping.append(1)
 
@@ -140,12 +133,11 @@ async def test_sigterm_finishes_the_mail_in_flight_without_a_duplicate(
     event = p2p()
     await publish(redis, TRANSFER_EVENTS, event)
     await eventually(lambda: stopping, "SIGTERM sent mid-DATA")
-    assert proc.proc is not None
     assert await proc.proc.wait() == 0  # a clean exit
     state = await ledger_state(redis, event["event_id"], f"sender:{ASHA['account_number']}")
     assert state["s"] == "sent"  # recorded on the way out, not left in 'sending'
 
-    restarted = await processes()
+    restarted = await fleet.launch()
     await eventually(lambda: settled(redis), "event acknowledged")
     assert len(smtp.to(ASHA["email"])) == 1
     assert len(smtp.to(BO["email"])) == 1
