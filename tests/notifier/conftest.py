@@ -14,6 +14,7 @@ import email
 import json
 import os
 import signal
+import ssl
 import sys
 import time
 import uuid
@@ -62,6 +63,9 @@ class MailServer:
     #: awaited with the recipient when RCPT TO arrives, before any reply.
     on_rcpt: Hook | None = None
     rcpt_attempts: list[str] = field(default_factory=list)
+    #: extra aiosmtpd.smtp.SMTP arguments (STARTTLS, AUTH) and implicit TLS.
+    smtp_options: dict[str, Any] = field(default_factory=dict)
+    tls: ssl.SSLContext | None = None
     _server: asyncio.AbstractServer | None = None
     _sessions: list[SMTP] = field(default_factory=list)
 
@@ -69,11 +73,11 @@ class MailServer:
         loop = asyncio.get_running_loop()
 
         def protocol() -> SMTP:
-            session = SMTP(self, hostname="test-smtp")
+            session = SMTP(self, hostname="test-smtp", **self.smtp_options)
             self._sessions.append(session)
             return session
 
-        self._server = await loop.create_server(protocol, self.host, self.port)
+        self._server = await loop.create_server(protocol, self.host, self.port, ssl=self.tls)
 
     async def stop(self) -> None:
         """Stop listening and cut every open connection: the relay is down."""
