@@ -51,7 +51,7 @@ class SmtpSettings:
         Covers MAIL, RCPT and DATA (each bounded by ``timeout_s``) with room
         to spare, so a live sender never loses its lease mid-transaction.
         """
-        return int(self.timeout_s * 4 * 1000) + 5000
+        return int(self.timeout_s * 4 * 1000) + 1000
 
 
 @dataclass(frozen=True)

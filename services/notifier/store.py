@@ -89,6 +89,7 @@ class PartyState:
     state: str  # new | retry | sending | sent | dead
     attempts: int
     unknown: int
+    until: int  # lease expiry, ms since the epoch
 
     @classmethod
     def parse(cls, outcome: str, raw: str | None) -> PartyState:
@@ -98,6 +99,7 @@ class PartyState:
             state=str(data.get("s", "new")),
             attempts=int(data.get("attempts", 0)),
             unknown=int(data.get("unknown", 0)),
+            until=int(data.get("until", 0)),
         )
 
 

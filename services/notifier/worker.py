@@ -59,13 +59,9 @@ from vellet.notifier.relay import (
     Session,
 )
 from vellet.notifier.settings import NotifierSettings
-from vellet.notifier.store import Ledger, PartyState
+from vellet.notifier.store import Ledger, PartyState, now_ms
 
 log = logging.getLogger("vellet.notifier")
-
-
-class PartyBusy(Exception):
-    """Another live replica holds a party's lease; retry the message later."""
 
 
 class Outcome(Enum):
@@ -100,7 +96,7 @@ class Worker:
             await self._reject(fields, str(err))
             return
         payload = fields["payload"]
-        busy: set[str] = set()
+        busy: dict[str, int] = {}  # party -> when its lease (held elsewhere) runs out
         relay_failures = 0
         first = True
         while True:
@@ -108,9 +104,17 @@ class Worker:
             if first and done:
                 self.metrics.count("skipped", len(done))
             first = False
-            pending = [p for p in event.parties if p.key not in done and p.key not in busy]
+            now = now_ms()
+            pending = [p for p in event.parties if p.key not in done and busy.get(p.key, 0) <= now]
             if not pending:
-                break
+                held = [until for key, until in busy.items() if key not in done]
+                if not held:
+                    break
+                # Another replica holds a lease: wait for it to finish or expire
+                # here, rather than fail the message and burn its deliveries.
+                wait_ms = min(max(min(held) - now, 0) + 50, self.ledger.lease_ms)
+                await asyncio.sleep(wait_ms / 1000)
+                continue
             try:
                 retry_after = await self._round(event, pending, busy, payload)
             except RelayUnavailable as err:
@@ -129,37 +133,37 @@ class Worker:
                 for key in retry_after:
                     await self.ledger.renew(event.event_id, key, int(delay * 1000))
                 await asyncio.sleep(delay)
-        if busy:
-            raise PartyBusy(f"event {event.event_id}: {len(busy)} parties held by another replica")
         self.metrics.events.labels("done").inc()
 
     async def _round(
-        self, event: Event, pending: list[Party], busy: set[str], payload: str
+        self, event: Event, pending: list[Party], busy: dict[str, int], payload: str
     ) -> dict[str, int]:
         """Try every pending party once over one connection; return who to retry."""
         retry_after: dict[str, int] = {}
         async with self.relay.session() as session:
             for party in pending:
-                outcome, attempts = await self._deliver(session, event, party, payload)
+                outcome, number = await self._deliver(session, event, party, payload)
                 if outcome is Outcome.BUSY:
-                    busy.add(party.key)
+                    busy[party.key] = number
                 elif outcome is Outcome.RETRY:
-                    retry_after[party.key] = attempts
+                    retry_after[party.key] = number
         return retry_after
 
     async def _deliver(
         self, session: Session, event: Event, party: Party, payload: str
     ) -> tuple[Outcome, int]:
         state = await self.ledger.acquire(event.event_id, party.key)
+        if state.outcome == "busy":
+            return Outcome.BUSY, state.until
         if state.outcome != "acquired":
-            return (Outcome.BUSY if state.outcome == "busy" else Outcome.DONE), 0
+            return Outcome.DONE, 0
         message = await self._prepare(event, party, payload, state)
         if isinstance(message, tuple):
             return message
         result = await session.envelope(self.sender.addr_spec, party.email)
         if result.reply is Reply.ACCEPTED:
             if not await self.ledger.sending(event.event_id, party.key):
-                return Outcome.BUSY, 0  # lease lost while we were slow: leave it
+                return self._lost()  # lease lost while we were slow: leave it
             result = await self._transmit(session, event, party, message)
         if result.reply is Reply.ACCEPTED:
             self.metrics.count("sent")
@@ -188,6 +192,10 @@ class Worker:
                 party.key,
             )
         return message
+
+    def _lost(self) -> tuple[Outcome, int]:
+        """Our lease ran out and someone else has the party: look again later."""
+        return Outcome.BUSY, now_ms() + self.ledger.lease_ms
 
     async def _transmit(
         self, session: Session, event: Event, party: Party, message: bytes
@@ -237,7 +245,7 @@ class Worker:
             reason = f"temporary failure {attempts} times"
             return await self._dead(event, party, payload, "smtp_temporary_exhausted", reason)
         if not await self.ledger.retry(event.event_id, party.key, attempts, result.detail):
-            return Outcome.BUSY, 0
+            return self._lost()
         self.metrics.count("retried")
         log.info("event %s party %s: %s; will retry", event.event_id, party.key, result.detail)
         return Outcome.RETRY, attempts
@@ -255,7 +263,7 @@ class Worker:
             "payload": payload,
         }
         if not await self.ledger.dead(event.event_id, party.key, reason, letter):
-            return Outcome.BUSY, 0
+            return self._lost()
         self.metrics.count("dead_lettered")
         log.error("event %s party %s dead-lettered: %s", event.event_id, party.key, reason)
         return Outcome.DONE, 0

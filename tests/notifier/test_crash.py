@@ -63,6 +63,34 @@ async def test_killed_after_reading_before_acking_each_party_gets_one_mail(
     assert await scrape(restarted.url, "vellet_notifier_emails_total", result="sent") == 1
 
 
+async def test_another_replica_claims_a_dead_ones_event_and_waits_out_its_lease(
+    fleet: Fleet, smtp: MailServer, redis: Redis
+) -> None:
+    kill = killer(fleet, times=1)
+
+    async def on_rcpt(address: str) -> None:
+        if address == BO["email"]:
+            await kill(address)  # dies holding Bo's lease (SMTP timeout 0.5 s: lease 3 s)
+
+    smtp.on_rcpt = on_rcpt
+    fast = {"VELLET_STREAM_CLAIM_IDLE_MS": "300", "VELLET_SMTP_TIMEOUT": "0.5"}
+    await fleet.launch(VELLET_CONSUMER_NAME="replica-a", **fast)
+    event = p2p()
+    await publish(redis, TRANSFER_EVENTS, event)
+    await fleet.wait_latest_dead()
+    lease = await ledger_state(redis, event["event_id"], f"recipient:{BO['account_number']}")
+    assert lease["name"] == "replica-a"
+
+    other = await fleet.launch(VELLET_CONSUMER_NAME="replica-b", **fast)  # XAUTOCLAIM
+    await eventually(lambda: settled(redis), "event acknowledged by the other replica")
+
+    assert len(smtp.to(ASHA["email"])) == 1
+    assert len(smtp.to(BO["email"])) == 1
+    assert await scrape(other.url, "vellet_stream_messages_claimed_total") >= 1
+    assert await scrape(other.url, "vellet_stream_dead_letters_total") == 0
+    assert await dead_letters(redis) == []
+
+
 async def test_killed_inside_the_window_sends_at_most_one_duplicate(
     fleet: Fleet, smtp: MailServer, redis: Redis
 ) -> None:
