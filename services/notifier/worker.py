@@ -21,6 +21,12 @@ Retries, and why they differ:
   would dead-letter good mail. While waiting, the consumer reads nothing new.
 * a 5xx for a recipient is final at once: dead-lettered, counted, the next
   party goes on.
+
+A party whose lease another replica holds (it claimed the same message, or
+the event was published twice) is waited for here until that replica
+finishes or its lease runs out, instead of failing the message: every
+failure costs a stream delivery, and a dead replica's lease must never get
+a good event dead-lettered.
 """
 
 from __future__ import annotations
