@@ -20,6 +20,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -66,10 +67,11 @@ def _wait_port(
     raise ConfigError(f"{what} did not start within {timeout:.0f}s; see {log}")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM,
+          timeout: float = 10.0) -> None:  # fmt: skip
     if proc is None or proc.poll() is not None:
         return
-    proc.terminate()
+    proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -175,7 +177,9 @@ class EmbeddedPostgres:
         return _pg_bin() / "pgbench"
 
     def stop(self) -> None:
-        _stop(self._proc)
+        # SIGINT is PostgreSQL's "fast" shutdown: it disconnects clients and
+        # shuts down cleanly; SIGTERM ("smart") would wait for every client.
+        _stop(self._proc, signal.SIGINT)
         self._proc = None
 
 

@@ -22,10 +22,11 @@ An entry delivered more than ``max_deliveries`` times is moved to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -180,12 +181,20 @@ class Consumer:
     handler: Handler
     settings: StreamSettings
     metrics: StreamMetrics
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     async def run(self) -> None:
-        """Consume until cancelled; Redis outages are waited out, not fatal."""
-        await self._until_ready()
+        """Consume until :meth:`stop`; Redis outages are waited out, not fatal.
+
+        Stopping is cooperative: the message in hand is finished and the loop
+        exits within one ``block_ms``. (Cancelling a task blocked in
+        XREADGROUP is unreliable with redis-py, and would abandon a message
+        half-handled for no reason.)
+        """
+        if not await self._until_ready():
+            return
         await self.drain_own_pending()
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.claim_idle()
                 await self.read_new()
@@ -196,21 +205,29 @@ class Consumer:
                     self.group,
                     type(err).__name__,
                 )
-                await asyncio.sleep(1.0)
+                await self._pause(1.0)
                 await self._until_ready()
 
-    async def _until_ready(self) -> None:
-        while True:
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _until_ready(self) -> bool:
+        while not self._stopping.is_set():
             try:
                 await ensure_group(self.redis, self.stream, self.group)
-                return
+                return True
             except (RedisError, OSError):
-                await asyncio.sleep(1.0)
+                await self._pause(1.0)
+        return False
 
     async def drain_own_pending(self) -> int:
         """Re-handle what this consumer name read before and never acknowledged."""
         handled, start = 0, "0"
-        while True:
+        while not self._stopping.is_set():
             reply: Any = await self.redis.xreadgroup(
                 self.group, self.name, {self.stream: start}, count=self.settings.batch_size
             )
@@ -221,11 +238,12 @@ class Consumer:
                 await self._deliver(msg_id, fields, redelivered=True)
                 handled += 1
             start = entries[-1][0]
+        return handled
 
     async def claim_idle(self) -> int:
         """Take over entries idle too long in any consumer (dead or stuck)."""
         claimed, start = 0, "0-0"
-        while True:
+        while not self._stopping.is_set():
             reply: Any = await self.redis.xautoclaim(
                 self.stream,
                 self.group,
@@ -243,7 +261,8 @@ class Consumer:
                 await self._deliver(msg_id, fields, redelivered=True)
                 claimed += 1
             if start in ("0-0", b"0-0") or not entries:
-                return claimed
+                break
+        return claimed
 
     async def read_new(self) -> int:
         reply: Any = await self.redis.xreadgroup(
@@ -257,6 +276,16 @@ class Consumer:
         for msg_id, fields in entries:
             await self._deliver(msg_id, fields, redelivered=False)
         return len(entries)
+
+    async def run_in_background(self) -> AsyncIterator[None]:
+        """For ``cleanup_ctx``: run while the app runs, stop gracefully after."""
+        task = asyncio.create_task(self.run(), name=f"consumer:{self.stream}:{self.name}")
+        yield
+        self.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.settings.block_ms / 1000 + 10)
+        except TimeoutError:
+            task.cancel()
 
     async def _deliveries(self, msg_id: str) -> int:
         rows: Any = await self.redis.xpending_range(self.stream, self.group, msg_id, msg_id, 1)

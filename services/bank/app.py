@@ -1,0 +1,67 @@
+"""``create_app(settings)``: the bank as an aiohttp application.
+
+The database pool, the Redis client, the cache and the request-stream
+consumer are opened and closed in ``cleanup_ctx``, so an app that fails to
+start leaves nothing running, and stopping the app stops the consumer
+before the pool it uses is closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from vellet.bank import store
+from vellet.bank.cache import AccountCache, CacheMetrics
+from vellet.bank.consumer import request_consumer
+from vellet.bank.domain import AccountView
+from vellet.bank.handlers import routes
+from vellet.bank.settings import BankSettings
+from vellet.bank.state import CACHE, METRICS, POOL, REDIS, SETTINGS, BankMetrics
+from vellet.common import health, metrics, streams
+from vellet.common.db import create_pool
+from vellet.common.web import new_app
+
+
+def create_app(settings: BankSettings) -> web.Application:
+    app = new_app("bank", settings.http)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    if settings.consume:
+        app.cleanup_ctx.append(_consumer)
+    app.router.add_routes(routes)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    registry = app[metrics.REGISTRY_KEY]
+    pool = await create_pool(settings.database_url, max_size=settings.pool_size)
+    redis = streams.connect(settings.redis_url)
+    bank_metrics = BankMetrics(registry)
+
+    async def load(number: str) -> AccountView | None:
+        return await store.account_view(pool, number)
+
+    app[POOL], app[REDIS], app[METRICS] = pool, redis, bank_metrics
+    app[CACHE] = AccountCache(redis, load, settings.cache, CacheMetrics(registry))
+    health.add_check(app, "postgres", lambda: pool.fetchval("SELECT 1"))
+    health.add_check(app, "redis", redis.ping)
+    metrics.add_refresher(
+        app, lambda: streams.refresh_depth(redis, bank_metrics.streams, streams.BANK_REQUESTS)
+    )
+    try:
+        yield
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def _consumer(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    consumer = request_consumer(
+        app[POOL], app[REDIS], settings.consumer_name, settings.streams, app[METRICS]
+    )
+    async for _ in consumer.run_in_background():
+        yield

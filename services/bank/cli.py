@@ -1,0 +1,73 @@
+"""``vellet bank ...``: serve the bank, migrate, seed, audit, mint tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from vellet.bank import admin
+from vellet.bank.app import create_app
+from vellet.bank.settings import BankSettings
+from vellet.common import tokens
+from vellet.common.settings import Env, TokenSettings
+from vellet.common.web import serve_forever
+
+
+def register(sub: Any) -> None:
+    bank: argparse.ArgumentParser = sub.add_parser("bank", help="the bank service")
+    cmds = bank.add_subparsers(dest="bank_command", metavar="COMMAND", required=True)
+    cmds.add_parser("serve", help="run the HTTP API and the request consumer").set_defaults(
+        func=_serve
+    )
+    cmds.add_parser("migrate", help="apply the bank's database migrations").set_defaults(
+        func=_migrate
+    )
+    seed = cmds.add_parser("seed", help="create deterministic demo accounts")
+    seed.add_argument("--accounts", type=int, default=10, help="how many (default 10)")
+    seed.add_argument("--currency", default="INR", help="their currency (default INR)")
+    seed.set_defaults(func=_seed)
+    cmds.add_parser("audit", help="check that the bank's books balance").set_defaults(func=_audit)
+    token = cmds.add_parser("token", help="print a service token for the bank")
+    token.add_argument("--admin", action="store_true", help="with the admin role")
+    token.add_argument("--subject", default="cli")
+    token.set_defaults(func=_token)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = BankSettings.from_env(os.environ)
+    asyncio.run(admin.migrate(settings.database_url))
+    asyncio.run(serve_forever("bank", create_app(settings), settings.http))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = BankSettings.from_env(os.environ)
+    applied = asyncio.run(admin.migrate(settings.database_url))
+    print(f"bank: applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")  # noqa: T201
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    settings = BankSettings.from_env(os.environ)
+    asyncio.run(admin.migrate(settings.database_url))
+    created = asyncio.run(admin.seed(settings, args.accounts, args.currency))
+    print(f"bank: {created} new demo account(s), {args.accounts - created} already there")  # noqa: T201
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    settings = BankSettings.from_env(os.environ)
+    problems = asyncio.run(admin.audit(settings.database_url))
+    for line in problems:
+        print(f"bank audit: {line}")  # noqa: T201
+    print("bank audit: books balance" if not problems else "bank audit: BOOKS DO NOT BALANCE")  # noqa: T201
+    return 0 if not problems else 1
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = TokenSettings.from_env(Env(os.environ))
+    role = tokens.ADMIN_ROLE if args.admin else tokens.SERVICE_ROLE
+    print(tokens.mint(settings, audience=tokens.BANK_AUDIENCE, subject=args.subject, role=role))  # noqa: T201
+    return 0

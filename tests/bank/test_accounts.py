@@ -1,0 +1,83 @@
+"""Account creation and look-up over the real HTTP API."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from tests.support.bank import RunningBank, admin_token, auth, service_token
+
+
+async def test_created_account_can_be_looked_up(
+    bank: RunningBank, http: aiohttp.ClientSession
+) -> None:
+    await bank.create_account("123456789", name="Zoë Ångström", email="zoe@example.test")
+    async with http.get(
+        f"{bank.url}/api/v1/accounts/123456789", headers=auth(service_token())
+    ) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert body == {
+        "account_number": "123456789",
+        "name": "Zoë Ångström",
+        "email": "zoe@example.test",
+        "currency": "INR",
+        "status": "active",
+    }
+    assert "balance" not in body
+
+
+async def test_unknown_account_is_404_problem(
+    bank: RunningBank, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(
+        f"{bank.url}/api/v1/accounts/999999999", headers=auth(service_token())
+    ) as resp:
+        assert resp.status == 404
+        assert resp.content_type == "application/problem+json"
+        assert (await resp.json())["code"] == "unknown_account"
+
+
+async def test_duplicate_account_is_409(bank: RunningBank, http: aiohttp.ClientSession) -> None:
+    await bank.create_account("123456789")
+    body = {
+        "account_number": "123456789",
+        "name": "X",
+        "email": "x@example.test",
+        "currency": "INR",
+        "balance": "1.00",
+    }
+    async with http.post(
+        f"{bank.url}/api/v1/accounts", json=body, headers=auth(admin_token())
+    ) as resp:
+        assert resp.status == 409
+        assert (await resp.json())["code"] == "account_exists"
+
+
+async def test_closing_an_account_shows_at_once(
+    bank: RunningBank, http: aiohttp.ClientSession
+) -> None:
+    await bank.create_account("123456789")
+    url = f"{bank.url}/api/v1/accounts/123456789"
+    async with http.get(url, headers=auth(service_token())) as resp:
+        assert (await resp.json())["status"] == "active"  # now cached
+    async with http.patch(url, json={"status": "closed"}, headers=auth(admin_token())) as resp:
+        assert resp.status == 200
+    async with http.get(url, headers=auth(service_token())) as resp:
+        assert (await resp.json())["status"] == "closed"
+
+
+async def test_a_service_token_cannot_create_accounts(
+    bank: RunningBank, http: aiohttp.ClientSession
+) -> None:
+    body = {
+        "account_number": "123456789",
+        "name": "X",
+        "email": "x@example.test",
+        "currency": "INR",
+        "balance": "1.00",
+    }
+    async with http.post(
+        f"{bank.url}/api/v1/accounts", json=body, headers=auth(service_token())
+    ) as resp:
+        assert resp.status == 403
+        assert (await resp.json())["code"] == "forbidden"
