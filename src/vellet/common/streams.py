@@ -62,8 +62,16 @@ def dead_letter_stream(stream: str) -> str:
     return f"{stream}:dead"
 
 
-def connect(url: str) -> Redis:
-    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+def connect(url: str, *, max_connections: int = 64) -> Redis:
+    """A client whose pool makes a burst wait for a connection instead of failing."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=10,
+        decode_responses=True,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def publish(redis: Redis, stream: str, payload: Mapping[str, Any]) -> str:
