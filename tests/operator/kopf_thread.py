@@ -31,17 +31,24 @@ class OperatorThread:
         self.ready = threading.Event()
         self.stop_flag = threading.Event()
         self.error: BaseException | None = None
+        self.killed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._run, name="kopf-operator", daemon=True)
 
     def _run(self) -> None:
         try:
-            asyncio.run(
-                kopf.operator(stop_flag=self.stop_flag, ready_flag=self.ready, **self.kwargs)
-            )
+            asyncio.run(self._main())
         except BaseException as err:
-            self.error = err
+            if not (self.killed and isinstance(err, asyncio.CancelledError)):
+                self.error = err
         finally:
             self.ready.set()  # never leave a waiter hanging on a thread that died
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        await kopf.operator(stop_flag=self.stop_flag, ready_flag=self.ready, **self.kwargs)
 
     def start(self, timeout: float) -> None:
         self._thread.start()
@@ -49,6 +56,21 @@ class OperatorThread:
             raise TimeoutError("the operator did not become ready")
         if self.error is not None:
             raise RuntimeError("the operator failed to start") from self.error
+
+    def kill(self, timeout: float) -> None:
+        """Cancel the operator mid-work, as close to a crash as a thread gets:
+        handlers die where they are, nothing is patched on their way out."""
+        assert self._loop is not None
+        assert self._task is not None
+        self.killed = True
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        # kopf waits for a threading.Event stop flag in an executor thread, and
+        # asyncio.run() waits for that thread: release it (after the cancel, so
+        # kopf is already dying rather than stopping gracefully).
+        self.stop_flag.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError("the operator did not die")
 
     def stop(self, timeout: float) -> None:
         self.stop_flag.set()
@@ -67,4 +89,5 @@ async def running_operator(timeout: float = 10.0, **kwargs: Any) -> AsyncIterato
     try:
         yield operator
     finally:
-        await asyncio.to_thread(operator.stop, timeout)
+        if not operator.killed:
+            await asyncio.to_thread(operator.stop, timeout)

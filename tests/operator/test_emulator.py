@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import kmock
+import kopf
 import pytest
+import yaml
 
 from tests.operator.conftest import JSON_PATCH, MERGE, TRANSFERS, load_sample, transfers_url
 from tests.operator.emulator.crd import Crd
@@ -347,3 +350,16 @@ async def test_namespaces_and_discovery_are_served(api: ApiServer) -> None:
 async def test_unsupported_queries_are_refused_not_ignored(api: ApiServer) -> None:
     status, body = await send(api, "GET", transfers_url() + "?labelSelector=a%3Db")
     assert (status, body["reason"]) == (400, "BadRequest")
+
+
+def test_a_kubeconfig_leads_kopfs_own_login_to_the_emulator(
+    api: ApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What an operator started as a subprocess would do with KUBECONFIG set.
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(api.kubeconfig()))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    info = kopf.login_with_kubeconfig(settings=kopf.OperatorSettings())
+    assert info is not None
+    assert info.server == str(api.url).rstrip("/")
+    assert info.default_namespace == "default"

@@ -9,6 +9,7 @@ behave as in a cluster, and the operator stops cleanly when asked.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import kopf
 
 from tests.operator.conftest import TRANSFERS, load_sample, transfers_url
 from tests.operator.emulator.server import EVENTS, ApiServer
-from tests.operator.kopf_thread import running_operator
+from tests.operator.kopf_thread import OperatorThread, running_operator
 
 
 def fast_settings() -> kopf.OperatorSettings:
@@ -128,3 +129,38 @@ def relisted_after(api: ApiServer, seen: int, compacted_at: int) -> bool:
         if request.params.get("watch") == "true" and version and int(version) <= compacted_at:
             return any("watch" not in r.params for r in later[index + 1 :])
     return False
+
+
+async def test_a_handler_killed_midway_runs_again_after_a_restart(api: ApiServer) -> None:
+    # The pattern the operator's crash test relies on: kopf records a handler as
+    # done only after it returns, so a restarted operator calls it again -- which
+    # is why creating the wallet transfer must be idempotent on the resource uid.
+    calls: list[int] = []
+
+    async def stalls_the_first_time(retry: int, **kwargs: Any) -> None:
+        calls.append(retry)
+        if len(calls) == 1:
+            await asyncio.Event().wait()  # the operator dies in here
+        accept(**kwargs)
+
+    options = {"settings": fast_settings(), "standalone": True, "namespaces": ["default"]}
+    first = OperatorThread(registry=registry_for(api, stalls_the_first_time), **options)
+    await asyncio.to_thread(first.start, 10)
+    sample = load_sample("p2p")
+    await api.post(transfers_url(), json=sample)
+    await eventually(lambda: calls)
+    await asyncio.to_thread(first.kill, 10)
+    name = sample["metadata"]["name"]
+    assert "status" not in api.read(TRANSFERS, "default", name)
+
+    async with running_operator(registry=registry_for(api, stalls_the_first_time), **options):
+        done = await api.wait_for(TRANSFERS, "default", name, phase_is("Accepted"))
+    assert len(calls) == 2
+    assert done["status"]["message"] == f"seen {done['metadata']['uid']}"
+
+
+async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None:
+    """Poll a condition set by another thread (not a timing assertion: no deadline checked)."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)

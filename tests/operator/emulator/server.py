@@ -115,6 +115,24 @@ class ApiServer(kmock.KubernetesEmulator):
 
     # ------------------------------------------------------ for the tests
 
+    def kubeconfig(self, namespace: str = "default") -> Body:
+        """A kubeconfig pointing at this server: for an operator run as a subprocess
+        (kopf, without a client library installed, reads it with its own minimal login)."""
+        server = str(self.url).rstrip("/")
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "emulator",
+            "clusters": [{"name": "emulator", "cluster": {"server": server}}],
+            "users": [{"name": "emulator", "user": {"token": "emulator-does-not-check"}}],
+            "contexts": [
+                {
+                    "name": "emulator",
+                    "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace},
+                }
+            ],
+        }
+
     @property
     def revision(self) -> int:
         """The latest resourceVersion handed out."""
