@@ -1,9 +1,12 @@
 """A Kubernetes API emulator for operator tests, built on kmock.
 
-``schema``/``cel``/``crd`` validate objects against a CRD file exactly as the
-API server would (structural OpenAPI schema, pruning, CEL rules including
-transition rules); ``server`` extends kmock's in-memory API with what kopf
-relies on (resourceVersion, uid, generation, creationTimestamp, the status
-subresource, merge and JSON patches, watch resumption) and refuses invalid
-objects with the API server's 422 ``Status``.
+- ``crd``, ``schema``, ``cel``: a CRD file read as the API server reads it --
+  pruning, the structural OpenAPI schema, CEL rules (transition rules too).
+- ``server.ApiServer``: what tests use (start, declare, read, wait).
+- ``engine``, ``writes``, ``patches``, ``watches``: how it serves requests --
+  uid/resourceVersion/generation/creationTimestamp stamps, the status
+  subresource, merge and JSON patches, finalizers, resumable watches with
+  ``timeoutSeconds`` and 410 Gone after a compaction.
+- ``errors``: field errors and ``Status`` refusals shaped like the API server's.
+- ``kmock_fixes``: the one kmock 0.8 parsing bug worked around.
 """
