@@ -16,7 +16,6 @@ import aiohttp
 from aiohttp import web
 
 from vellet.common import health, metrics, streams
-from vellet.common.db import create_pool
 from vellet.common.web import new_app
 from vellet.wallet import store
 from vellet.wallet.auth_handlers import routes as auth_routes
@@ -25,6 +24,7 @@ from vellet.wallet.handlers import routes
 from vellet.wallet.outbox import OutboxRelay
 from vellet.wallet.passwords import Passwords
 from vellet.wallet.ratelimit import LoginLimiter
+from vellet.wallet.sessions import Verifier
 from vellet.wallet.settings import WalletSettings
 from vellet.wallet.state import (
     BANK,
@@ -36,6 +36,7 @@ from vellet.wallet.state import (
     RELAY,
     RELAY_TASK,
     SETTINGS,
+    VERIFIER,
     WalletMetrics,
 )
 
@@ -45,6 +46,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = WalletMetrics(app[metrics.REGISTRY_KEY])
     app[PASSWORDS] = Passwords(settings.passwords)
+    app[VERIFIER] = Verifier(settings.sessions)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_relay)
     app.router.add_routes(auth_routes)
@@ -54,7 +56,7 @@ def create_app(settings: WalletSettings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = await create_pool(settings.database_url, max_size=settings.pool_size)
+    pool = await store.open_pool(settings.database_url, settings.pool_size)
     redis = streams.connect(settings.redis_url)
     http = aiohttp.ClientSession()
     app[POOL], app[REDIS] = pool, redis

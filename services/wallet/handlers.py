@@ -18,13 +18,13 @@ from vellet.common.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from vellet.common.problems import PROBLEM_JSON, json_body
 from vellet.wallet import domain, sessions, store
 from vellet.wallet.openapi import document
-from vellet.wallet.state import METRICS, POOL, RELAY, SETTINGS
+from vellet.wallet.state import METRICS, POOL, RELAY, SETTINGS, VERIFIER
 
 routes = web.RouteTableDef()
 
 
 def _session(request: web.Request) -> sessions.Session:
-    return sessions.authenticate(request, request.app[SETTINGS].sessions)
+    return sessions.authenticate(request, request.app[VERIFIER])
 
 
 @routes.get("/api/v1/me")
@@ -48,6 +48,7 @@ async def create_transfer(request: web.Request) -> web.Response:
     answer = await store.p2p(
         request.app[POOL],
         session.user_id,
+        session.account_number,
         key,
         req,
         transfer_id=uuid.uuid4(),

@@ -14,6 +14,7 @@ from vellet.wallet.bank_client import BankClient
 from vellet.wallet.outbox import OutboxRelay
 from vellet.wallet.passwords import Passwords
 from vellet.wallet.ratelimit import LoginLimiter
+from vellet.wallet.sessions import Verifier
 from vellet.wallet.settings import WalletSettings
 
 
@@ -66,3 +67,4 @@ LIMITER = web.AppKey("wallet_login_limiter", LoginLimiter)
 METRICS = web.AppKey("wallet_metrics", WalletMetrics)
 RELAY = web.AppKey("wallet_outbox_relay", OutboxRelay)
 RELAY_TASK = web.AppKey("wallet_outbox_task", asyncio.Task[None])
+VERIFIER = web.AppKey("wallet_session_verifier", Verifier)

@@ -44,6 +44,7 @@ async def send(
     return await store.p2p(
         pool,
         sender.id,
+        sender.account_number,
         key or uuid.uuid4().hex,
         req,
         transfer_id=uuid.uuid4(),

@@ -1,0 +1,383 @@
+"""``vellet bench p2p``: P2P transfers over HTTP, measured against pgbench.
+
+One run, one PostgreSQL: first N concurrent clients send P2P transfers
+through a real wallet (its own process, with a real bank process behind it
+for the sign-ups) for the given seconds; then pgbench's built-in
+simple-update script (``-N``) runs with 32 clients against the same server.
+The ratio tells how close a full transfer (HTTP, session check, JSON, one
+ledger transaction with its entries, idempotency record and outbox row) gets
+to the database's raw small-transaction rate on this machine.
+
+Embedded PostgreSQL and Redis are started unless URLs are given. Wallets
+are funded by settled deposits written straight into the ledger (the bench
+measures P2P, not the bank), and the ledger invariant is checked at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from vellet.common import tokens
+from vellet.common.db import create_pool
+from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from vellet.common.errors import ConfigError
+from vellet.common.settings import Secret, TokenSettings
+from vellet.wallet import store
+
+PASSWORD = "bench-password-1"  # noqa: S105 - throwaway users of a throwaway stack
+
+
+def add_parser(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "p2p", help="P2P transfers/s over HTTP vs pgbench on the same PostgreSQL"
+    )
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--users", type=int, default=0, help="wallets (default 4 x clients)")
+    parser.add_argument("--pgbench-clients", type=int, default=32)
+    parser.add_argument("--pool-size", type=int, default=20, help="the wallet's DB pool")
+    parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
+    parser.add_argument("--redis-url", help="default: embedded")
+    parser.add_argument("--no-fsync", action="store_true", help="embedded PG without fsync")
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.clients < 1 or args.seconds <= 0:
+        raise ConfigError("--clients must be >= 1 and --seconds > 0")
+    with (
+        tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
+        servers(args, Path(tmp)) as found,
+    ):
+        result = asyncio.run(_run(args, found))
+    print(result.table(args))
+    return 0 if result.invariant_ok else 1
+
+
+@dataclass
+class Result:
+    transfers: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    pgbench_tps: float = 0.0
+    invariant_ok: bool = False
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=1000, method="inclusive")[int(p * 10) - 1]
+
+    def table(self, args: argparse.Namespace) -> str:
+        rate = self.transfers / self.seconds if self.seconds else 0.0
+        ratio = rate / self.pgbench_tps if self.pgbench_tps else float("nan")
+        return "\n".join(
+            [
+                "| clients | seconds | transfers | errors | transfers/s | p50 ms | p99 ms "
+                f"| pgbench -N TPS ({args.pgbench_clients} clients) | ratio | invariant |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+                f"| {args.clients} | {self.seconds:.1f} | {self.transfers} | {self.errors} "
+                f"| {rate:.0f} | {self.percentile(50) * 1000:.1f} "
+                f"| {self.percentile(99) * 1000:.1f} | {self.pgbench_tps:.0f} "
+                f"| {ratio:.2f} | {'holds' if self.invariant_ok else 'BROKEN'} |",
+            ]
+        )
+
+
+@dataclass
+class Servers:
+    admin_url: str
+    redis_url: str
+    pgbench: Path
+
+
+@contextmanager
+def servers(args: argparse.Namespace, tmp: Path) -> Iterator[Servers]:
+    pg = redis = None
+    try:
+        admin_url = args.postgres_url
+        if admin_url is None:
+            tmp.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
+            pg = EmbeddedPostgres(tmp / "pg", fsync=not args.no_fsync).start()
+            admin_url = pg.admin_url
+        redis_url = args.redis_url
+        if redis_url is None:
+            redis = EmbeddedRedis(tmp / "redis", persistent=False).start()
+            redis_url = redis.url
+        yield Servers(admin_url, redis_url, EmbeddedPostgres(tmp).pgbench())
+    finally:
+        if redis is not None:
+            redis.stop()
+        if pg is not None:
+            pg.stop()
+
+
+def database_url(admin_url: str, name: str) -> str:
+    base, _, query = admin_url.partition("?")
+    root = base.rsplit("/", 1)[0]
+    return f"{root}/{name}" + (f"?{query}" if query else "")
+
+
+async def fresh_database(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return database_url(admin_url, name)
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise ConfigError(f"a service exited early (code {proc.returncode})")
+            try:
+                async with http.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise ConfigError(f"{url} did not become healthy")
+
+
+def spawn(component: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vellet", component, "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _run(args: argparse.Namespace, found: Servers) -> Result:
+    wallet_db = await fresh_database(found.admin_url, "bench_wallet")
+    bank_db = await fresh_database(found.admin_url, "bench_bank")
+    secret = secrets.token_urlsafe(32)
+    bank_port, wallet_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
+    env |= {
+        "VELLET_JWT_SECRET": secret,
+        "VELLET_SESSION_SECRET": secrets.token_urlsafe(32),
+        "VELLET_REDIS_URL": found.redis_url,
+        "VELLET_BANK_DATABASE_URL": bank_db,
+        "VELLET_BANK_PORT": str(bank_port),
+        "VELLET_WALLET_DATABASE_URL": wallet_db,
+        "VELLET_WALLET_PORT": str(wallet_port),
+        "VELLET_BANK_URL": f"http://127.0.0.1:{bank_port}",
+        "VELLET_WALLET_POOL_SIZE": str(args.pool_size),
+        "VELLET_SESSION_TTL": "3600",
+        # Sign-up cost is not what this measures; transfers never hash.
+        "VELLET_ARGON2_MEMORY_KIB": "8192",
+        "VELLET_ARGON2_TIME_COST": "1",
+        "VELLET_LOG_LEVEL": "WARNING",
+    }
+    bank = spawn("bank", env)
+    wallet = spawn("wallet", env)
+    try:
+        bank_url, wallet_url = env["VELLET_BANK_URL"], f"http://127.0.0.1:{wallet_port}"
+        await wait_healthy(bank_url, bank)
+        await wait_healthy(wallet_url, wallet)
+        token_settings = TokenSettings(secret=Secret(secret))
+        users = await setup_users(args, bank_url, wallet_url, wallet_db, token_settings)
+        result = await drive(args, wallet_url, users)
+        await drain_outbox(wallet_db)
+        result.invariant_ok = await invariant_holds(wallet_db)
+    finally:
+        stop(wallet)
+        stop(bank)
+    result.pgbench_tps = await pgbench(found, args)
+    return result
+
+
+@dataclass
+class User:
+    number: str
+    token: str
+
+
+async def setup_users(
+    args: argparse.Namespace,
+    bank_url: str,
+    wallet_url: str,
+    wallet_db: str,
+    token_settings: TokenSettings,
+) -> list[User]:
+    count = args.users or 4 * args.clients
+    admin = tokens.mint(
+        token_settings, audience=tokens.BANK_AUDIENCE, subject="bench", role=tokens.ADMIN_ROLE
+    )
+    numbers = [f"{900_000_000_000 + i}" for i in range(count)]
+    sem = asyncio.Semaphore(8)
+    async with aiohttp.ClientSession() as http:
+
+        async def one(number: str) -> User:
+            async with sem:
+                account = {"account_number": number, "name": f"Bench {number}",
+                           "email": f"b{number}@example.test", "currency": "INR",
+                           "balance": "0.00"}  # fmt: skip
+                async with http.post(
+                    f"{bank_url}/api/v1/accounts",
+                    json=account,
+                    headers={"Authorization": f"Bearer {admin}"},
+                ) as resp:
+                    assert resp.status == 201, await resp.text()
+                creds = {"account_number": number, "password": PASSWORD}
+                async with http.post(f"{wallet_url}/api/v1/auth/signup", json=creds) as resp:
+                    assert resp.status == 201, await resp.text()
+                async with http.post(f"{wallet_url}/api/v1/auth/login", json=creds) as resp:
+                    assert resp.status == 200, await resp.text()
+                    return User(number, (await resp.json())["token"])
+
+        users = await asyncio.gather(*(one(n) for n in numbers))
+    pool = await create_pool(wallet_db, max_size=2)
+    try:
+        for user in users:
+            found = await store.user_by_account(pool, user.number)
+            assert found is not None
+            await store.post_deposit(pool, found.id, 10**12, "INR", "bench funding")
+    finally:
+        await pool.close()
+    return list(users)
+
+
+class Connection:
+    """A deliberately lean HTTP/1.1 keep-alive client: the instrument must not
+    eat the CPU the wallet needs (aiohttp's client costs several times more
+    per request than this on a 2-core machine)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, headers: str, body: bytes) -> int:
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{headers}\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        match = re.search(rb"(?i)content-length: *([0-9]+)", head)
+        if match is None:
+            raise ConfigError("the wallet answered without Content-Length")
+        await self.reader.readexactly(int(match.group(1)))
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def drive(args: argparse.Namespace, wallet_url: str, users: list[User]) -> Result:
+    result = Result()
+    host, _, port = wallet_url.removeprefix("http://").partition(":")
+
+    async def client(seed: int, deadline: float) -> None:
+        rng = random.Random(seed)
+        conn = await Connection.open(host, int(port))
+        try:
+            while time.perf_counter() < deadline:
+                sender, recipient = rng.sample(users, 2)
+                body = (
+                    f'{{"kind":"p2p","amount":"{rng.randint(1, 999)}.00","currency":"INR",'
+                    f'"to_account":"{recipient.number}"}}'
+                ).encode()
+                headers = (
+                    f"Authorization: Bearer {sender.token}\r\n"
+                    f"Idempotency-Key: {uuid.uuid4().hex}\r\n"
+                )
+                started = time.perf_counter()
+                status = await conn.post("/api/v1/transfers", headers, body)
+                elapsed = time.perf_counter() - started
+                if status == 201:
+                    result.transfers += 1
+                    result.latencies.append(elapsed)
+                else:
+                    result.errors += 1
+        finally:
+            conn.close()
+
+    warmup_end = time.perf_counter() + min(2.0, args.seconds / 5)
+    await asyncio.gather(*(client(-i - 1, warmup_end) for i in range(args.clients)))
+    result.transfers, result.errors, result.latencies = 0, 0, []
+    started = time.perf_counter()
+    deadline = started + args.seconds
+    await asyncio.gather(*(client(i, deadline) for i in range(args.clients)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def drain_outbox(wallet_db: str) -> None:
+    """Let the wallet's relay finish, so pgbench runs on a quiet server."""
+    pool = await create_pool(wallet_db, max_size=1)
+    try:
+        for _ in range(600):
+            if await store.unpublished_count(pool) == 0:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await pool.close()
+
+
+async def invariant_holds(wallet_db: str) -> bool:
+    pool = await create_pool(wallet_db, max_size=1)
+    try:
+        return (await store.check_invariants(pool)).ok
+    finally:
+        await pool.close()
+
+
+async def pgbench(found: Servers, args: argparse.Namespace) -> float:
+    url = await fresh_database(found.admin_url, "bench_pgbench")
+    binary = str(found.pgbench)
+    init = await asyncio.create_subprocess_exec(
+        binary, "-i", "-q", url, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, err = await init.communicate()
+    if init.returncode != 0:
+        raise ConfigError(f"pgbench -i failed: {err.decode(errors='replace')[-500:]}")
+    seconds = str(max(1, round(args.seconds)))
+    proc = await asyncio.create_subprocess_exec(
+        binary, "-N", "-c", str(args.pgbench_clients), "-j", "2", "-T", seconds, url,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    match = re.search(r"tps = ([0-9.]+)", out.decode())
+    if proc.returncode != 0 or match is None:
+        raise ConfigError(f"pgbench failed: {err.decode(errors='replace')[-500:]}")
+    return float(match.group(1))
