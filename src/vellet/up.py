@@ -1,9 +1,150 @@
-"""``vellet up``: the whole stack on one machine, with one command."""
+"""``vellet up``: the whole stack on one machine, with one command.
+
+PostgreSQL and Redis come from pip-installed packages unless their URLs are
+set; data lives in ``.vellet/`` (or ``VELLET_HOME``) so a restart keeps
+users, balances and queued transfers. Secrets that are not set are
+generated once and kept in ``.vellet/secrets.env`` (mode 0600), so sessions
+survive restarts too. Every component runs in this one process on one event
+loop; Ctrl-C stops the apps gracefully, then the servers this command
+started (by PID, nothing else).
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import asyncpg
+
+from vellet.bank.admin import migrate as migrate_bank
+from vellet.bank.admin import seed as seed_bank
+from vellet.bank.app import create_app as create_bank
+from vellet.bank.settings import BankSettings
+from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
+from vellet.common.web import Site, start
+
+_GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET")
 
 
 def register(sub: Any) -> None:
-    """Filled in as components land."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "up", help="run the whole stack locally on embedded PostgreSQL and Redis"
+    )
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where data lives (default: $VELLET_HOME or ./.vellet)")  # fmt: skip
+    parser.add_argument("--accounts", type=int, default=10, help="demo bank accounts to seed")
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class Stack:
+    """What `vellet up` started, so it can say where things are and stop them."""
+
+    data_dir: Path
+    env: dict[str, str]
+    servers: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
+    sites: list[Site] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = (args.data_dir or Path(os.environ.get("VELLET_HOME", ".vellet"))).resolve()
+    stack = Stack(data_dir, dict(os.environ))
+    try:
+        start_servers(stack)
+        asyncio.run(_serve(stack, args.accounts))
+    finally:
+        for server in reversed(stack.servers):
+            server.stop()
+    print("vellet: stopped", flush=True)  # noqa: T201
+    return 0
+
+
+def start_servers(stack: Stack) -> None:
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    stack.data_dir.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
+    _load_or_generate_secrets(stack)
+    env = stack.env
+    if not (env.get("VELLET_BANK_DATABASE_URL") and env.get("VELLET_WALLET_DATABASE_URL")):
+        pg = EmbeddedPostgres(stack.data_dir / "postgres").start()
+        stack.servers.append(pg)
+        env.setdefault("VELLET_BANK_DATABASE_URL", pg.url("vellet_bank"))
+        env.setdefault("VELLET_WALLET_DATABASE_URL", pg.url("vellet_wallet"))
+        stack.notes.append(f"PostgreSQL  {pg.admin_url}  (pid {pg.pid}, data in {pg.data_dir})")
+    if not env.get("VELLET_REDIS_URL"):
+        redis = EmbeddedRedis(stack.data_dir / "redis").start()
+        stack.servers.append(redis)
+        env["VELLET_REDIS_URL"] = redis.url
+        stack.notes.append(f"Redis       {redis.url}  (pid {redis.pid}, AOF in {redis.data_dir})")
+
+
+def _load_or_generate_secrets(stack: Stack) -> None:
+    path = stack.data_dir / "secrets.env"
+    kept: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            kept[name.strip()] = value.strip()
+    for name in _GENERATED_SECRETS:
+        if not stack.env.get(name):
+            kept.setdefault(name, secrets.token_urlsafe(48))
+            stack.env[name] = kept[name]
+    path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
+    path.chmod(0o600)
+
+
+async def _ensure_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    conn = await asyncpg.connect(admin)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _start_bank(stack: Stack, accounts: int) -> None:
+    settings = BankSettings.from_env(stack.env)
+    if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
+        await _ensure_database(settings.database_url)
+    await migrate_bank(settings.database_url)
+    created = await seed_bank(settings, accounts)
+    site = await start("bank", create_bank(settings), settings.http)
+    stack.sites.append(site)
+    stack.notes.append(f"bank        {site.url}  ({accounts} demo accounts, {created} new)")
+
+
+# Each component: (name, starter). Later components are appended as they land.
+COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [("bank", _start_bank)]
+
+
+async def _serve(stack: Stack, accounts: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for _name, starter in COMPONENTS:
+            await starter(stack, accounts)
+        _print_summary(stack)
+        await stop.wait()
+        print("vellet: stopping...", flush=True)  # noqa: T201
+    finally:
+        for site in reversed(stack.sites):
+            with contextlib.suppress(Exception):
+                await site.stop()
+
+
+def _print_summary(stack: Stack) -> None:
+    lines = ["", "Vellet is up.", *[f"  {note}" for note in stack.notes],
+             "", "Press Ctrl-C to stop.", "vellet: ready"]  # fmt: skip
+    print("\n".join(lines), flush=True)  # noqa: T201

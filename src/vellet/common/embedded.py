@@ -22,11 +22,13 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vellet.common.errors import ConfigError
 
@@ -70,6 +72,18 @@ def _wait_port(
     raise ConfigError(f"{what} did not start within {timeout:.0f}s; see {log}")
 
 
+def _make_traversable(path: Path) -> None:
+    """Let the unprivileged server user walk down to ``path``.
+
+    Only the execute (traverse) bit is added, and only where it is missing:
+    nobody gains the right to list or read a parent directory.
+    """
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM,
           timeout: float = 10.0) -> None:  # fmt: skip
     if proc is None or proc.poll() is not None:
@@ -107,30 +121,29 @@ class EmbeddedPostgres:
     def start(self) -> EmbeddedPostgres:
         bindir = _pg_bin()
         user = _RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
+        # Drop root's group too: with gid 0 a root-owned 0701 parent is denied.
+        drop: dict[str, Any] = {}
+        if user is not None:
+            drop = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = self.data_dir / "pgdata"
         if user is not None:
             entry = pwd.getpwnam(user)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+            _make_traversable(self.data_dir.resolve())
+            _make_traversable(bindir.resolve())
         if not (pgdata / "PG_VERSION").exists():
-            subprocess.run(
-                [
-                    str(bindir / "initdb"),
-                    "-D",
-                    str(pgdata),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ],
-                user=user,
-                check=True,
+            args = ["-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            done = subprocess.run(
+                [str(bindir / "initdb"), *args, "--locale=C", "--no-sync"],
+                **drop,
+                check=False,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
+            if done.returncode != 0:
+                reason = done.stderr.decode(errors="replace").strip().splitlines() or ["?"]
+                raise ConfigError(f"initdb failed in {pgdata}: {reason[-1]}")
         self.port = self.port or free_port(self.host)
         log = self.data_dir / "postgres.log"
         with log.open("ab") as out:
@@ -155,7 +168,7 @@ class EmbeddedPostgres:
                     "-c",
                     "shared_buffers=128MB",
                 ],
-                user=user,
+                **drop,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -1,0 +1,94 @@
+"""`vellet up` as a newcomer runs it: a real process, real embedded servers.
+
+It must start everything, say where things are, serve, and stop cleanly on
+Ctrl-C (SIGINT), leaving no server it started behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from vellet.common import tokens
+from vellet.common.embedded import free_port
+from vellet.common.settings import Secret, TokenSettings
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
+    env.update(VELLET_HOME=str(tmp), VELLET_BANK_PORT=str(free_port()),
+               VELLET_WALLET_PORT=str(free_port()), VELLET_NOTIFIER_PORT=str(free_port()),
+               VELLET_SMTP_SINK_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING")  # fmt: skip
+    return env
+
+
+async def _read_until_ready(proc: subprocess.Popen[str], timeout: float = 90.0) -> str:
+    assert proc.stdout is not None
+    out: list[str] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        line = await loop.run_in_executor(None, proc.stdout.readline)
+        if not line and proc.poll() is not None:
+            break
+        out.append(line)
+        if line.strip() == "vellet: ready":
+            return "".join(out)
+    raise AssertionError("vellet up never became ready:\n" + "".join(out))
+
+
+@pytest.mark.e2e
+async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    env = _env(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vellet", "up", "--accounts", "3"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        summary = await _read_until_ready(proc)
+        pids = [int(p) for p in re.findall(r"\(pid (\d+)", summary)]
+        assert len(pids) == 2, summary
+        bank_url = f"http://127.0.0.1:{env['VELLET_BANK_PORT']}"
+        assert bank_url in summary
+
+        secret = dict(
+            line.split("=", 1) for line in (tmp_path / "secrets.env").read_text().splitlines()
+        )["VELLET_JWT_SECRET"]
+        assert secret not in summary, "secrets are never printed"
+        token = tokens.mint(
+            TokenSettings(secret=Secret(secret)), audience=tokens.BANK_AUDIENCE, subject="e2e"
+        )
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{bank_url}/readyz") as resp:
+                assert resp.status == 200
+            async with http.get(
+                f"{bank_url}/api/v1/accounts/100000000001",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["currency"] == "INR"
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert not [
+            p
+            for p in pids
+            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        ]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
