@@ -1,16 +1,17 @@
 """``vellet bench p2p``: P2P transfers over HTTP, measured against pgbench.
 
 One run, one PostgreSQL: first N concurrent clients send P2P transfers
-through a real wallet (its own process, with a real bank process behind it
-for the sign-ups) for the given seconds; then pgbench's built-in
+between random pairs of funded wallets through a real wallet process for
+the given seconds (after a short warm-up); then pgbench's built-in
 simple-update script (``-N``) runs with 32 clients against the same server.
 The ratio tells how close a full transfer (HTTP, session check, JSON, one
 ledger transaction with its entries, idempotency record and outbox row) gets
 to the database's raw small-transaction rate on this machine.
 
-Embedded PostgreSQL and Redis are started unless URLs are given. Wallets
-are funded by settled deposits written straight into the ledger (the bench
-measures P2P, not the bank), and the ledger invariant is checked at the end.
+Embedded PostgreSQL and Redis are started unless URLs are given. Users are
+written straight into the ledger with settled deposits and sessions minted
+with the wallet's session key (the bench measures P2P, not sign-up or the
+bank), and the ledger invariant is checked at the end.
 """
 
 from __future__ import annotations
@@ -36,14 +37,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from vellet.common import tokens
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.common.errors import ConfigError
-from vellet.common.settings import Secret, TokenSettings
+from vellet.common.settings import Secret
 from vellet.wallet import store
-
-PASSWORD = "bench-password-1"  # noqa: S105 - throwaway users of a throwaway stack
+from vellet.wallet.sessions import mint as mint_session
+from vellet.wallet.settings import SessionSettings
 
 
 def add_parser(sub: Any) -> None:
@@ -52,7 +52,9 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--users", type=int, default=0, help="wallets (default 4 x clients)")
+    parser.add_argument(
+        "--users", type=int, default=1000, help="wallets that send to each other at random"
+    )
     parser.add_argument("--pgbench-clients", type=int, default=32)
     parser.add_argument("--pool-size", type=int, default=20, help="the wallet's DB pool")
     parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
@@ -62,8 +64,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.clients < 1 or args.seconds <= 0:
-        raise ConfigError("--clients must be >= 1 and --seconds > 0")
+    if args.clients < 1 or args.seconds <= 0 or args.users < 2:
+        raise ConfigError("--clients must be >= 1, --seconds > 0 and --users >= 2")
     with (
         tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
         servers(args, Path(tmp)) as found,
@@ -183,40 +185,31 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 async def _run(args: argparse.Namespace, found: Servers) -> Result:
     wallet_db = await fresh_database(found.admin_url, "bench_wallet")
-    bank_db = await fresh_database(found.admin_url, "bench_bank")
-    secret = secrets.token_urlsafe(32)
-    bank_port, wallet_port = free_port(), free_port()
+    wallet_port = free_port()
+    sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
-        "VELLET_JWT_SECRET": secret,
-        "VELLET_SESSION_SECRET": secrets.token_urlsafe(32),
+        "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
+        "VELLET_SESSION_SECRET": sessions.secret.get(),
+        "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
         "VELLET_REDIS_URL": found.redis_url,
-        "VELLET_BANK_DATABASE_URL": bank_db,
-        "VELLET_BANK_PORT": str(bank_port),
         "VELLET_WALLET_DATABASE_URL": wallet_db,
         "VELLET_WALLET_PORT": str(wallet_port),
-        "VELLET_BANK_URL": f"http://127.0.0.1:{bank_port}",
+        # P2P never calls the bank (only sign-up does), so none runs here.
+        "VELLET_BANK_URL": f"http://127.0.0.1:{free_port()}",
         "VELLET_WALLET_POOL_SIZE": str(args.pool_size),
-        "VELLET_SESSION_TTL": "3600",
-        # Sign-up cost is not what this measures; transfers never hash.
-        "VELLET_ARGON2_MEMORY_KIB": "8192",
-        "VELLET_ARGON2_TIME_COST": "1",
         "VELLET_LOG_LEVEL": "WARNING",
     }
-    bank = spawn("bank", env)
     wallet = spawn("wallet", env)
     try:
-        bank_url, wallet_url = env["VELLET_BANK_URL"], f"http://127.0.0.1:{wallet_port}"
-        await wait_healthy(bank_url, bank)
+        wallet_url = f"http://127.0.0.1:{wallet_port}"
         await wait_healthy(wallet_url, wallet)
-        token_settings = TokenSettings(secret=Secret(secret))
-        users = await setup_users(args, bank_url, wallet_url, wallet_db, token_settings)
+        users = await setup_users(args.users, wallet_db, sessions)
         result = await drive(args, wallet_url, users)
         await drain_outbox(wallet_db)
         result.invariant_ok = await invariant_holds(wallet_db)
     finally:
         stop(wallet)
-        stop(bank)
     result.pgbench_tps = await pgbench(found, args)
     return result
 
@@ -227,49 +220,23 @@ class User:
     token: str
 
 
-async def setup_users(
-    args: argparse.Namespace,
-    bank_url: str,
-    wallet_url: str,
-    wallet_db: str,
-    token_settings: TokenSettings,
-) -> list[User]:
-    count = args.users or 4 * args.clients
-    admin = tokens.mint(
-        token_settings, audience=tokens.BANK_AUDIENCE, subject="bench", role=tokens.ADMIN_ROLE
-    )
-    numbers = [f"{900_000_000_000 + i}" for i in range(count)]
-    sem = asyncio.Semaphore(8)
-    async with aiohttp.ClientSession() as http:
-
-        async def one(number: str) -> User:
-            async with sem:
-                account = {"account_number": number, "name": f"Bench {number}",
-                           "email": f"b{number}@example.test", "currency": "INR",
-                           "balance": "0.00"}  # fmt: skip
-                async with http.post(
-                    f"{bank_url}/api/v1/accounts",
-                    json=account,
-                    headers={"Authorization": f"Bearer {admin}"},
-                ) as resp:
-                    assert resp.status == 201, await resp.text()
-                creds = {"account_number": number, "password": PASSWORD}
-                async with http.post(f"{wallet_url}/api/v1/auth/signup", json=creds) as resp:
-                    assert resp.status == 201, await resp.text()
-                async with http.post(f"{wallet_url}/api/v1/auth/login", json=creds) as resp:
-                    assert resp.status == 200, await resp.text()
-                    return User(number, (await resp.json())["token"])
-
-        users = await asyncio.gather(*(one(n) for n in numbers))
+async def setup_users(count: int, wallet_db: str, sessions: SessionSettings) -> list[User]:
+    """Funded wallets and their session tokens, straight from the ledger: what
+    sign-up and login would produce, without paying for them in the bench."""
+    users = []
     pool = await create_pool(wallet_db, max_size=2)
     try:
-        for user in users:
-            found = await store.user_by_account(pool, user.number)
-            assert found is not None
-            await store.post_deposit(pool, found.id, 10**12, "INR", "bench funding")
+        for i in range(count):
+            number = str(900_000_000_000 + i)
+            new = store.NewUser(number, f"Bench {i}", f"b{i}@example.test", "INR", "-")
+            user = await store.insert_user(pool, new)
+            assert user is not None
+            await store.post_deposit(pool, user.id, 10**12, "INR", "bench funding")
+            token, _ = mint_session(sessions, user.id, number)
+            users.append(User(number, token))
     finally:
         await pool.close()
-    return list(users)
+    return users
 
 
 class Connection:
