@@ -9,7 +9,7 @@ from typing import Any
 
 from vellet.common.db import create_pool, migrate
 from vellet.common.web import serve_forever
-from vellet.wallet import store
+from vellet.wallet import ledger, store
 from vellet.wallet.app import create_app
 from vellet.wallet.settings import WalletSettings
 
@@ -45,10 +45,10 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(database_url: str) -> store.Invariants:
+async def _check(database_url: str) -> ledger.Invariants:
     pool = await create_pool(database_url, max_size=1)
     try:
-        return await store.check_invariants(pool)
+        return await ledger.check_invariants(pool)
     finally:
         await pool.close()
 

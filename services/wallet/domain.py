@@ -66,8 +66,10 @@ def parse_credentials(body: dict[str, Any], *, new: bool) -> Credentials:
     _no_unknown_fields(body, {"account_number", "password"})
     number = account_number(body.get("account_number"))
     password = body.get("password")
-    if not isinstance(password, str) or not password:
-        raise InvalidRequest("password must be a non-empty string", code="invalid_password")
+    if not isinstance(password, str) or not password or not _encodable(password):
+        raise InvalidRequest(
+            "password must be a non-empty string of valid Unicode", code="invalid_password"
+        )
     if len(password) > PASSWORD_MAX:
         raise InvalidRequest(
             f"password must be at most {PASSWORD_MAX} characters", code="invalid_password"
@@ -96,6 +98,15 @@ def me_json(user: Any, balance: int, pending: int) -> dict[str, Any]:
             "pending": format_amount(pending, user.currency),
         }
     }
+
+
+def _encodable(text: str) -> bool:
+    """JSON allows lone surrogates ("\\ud800"); UTF-8, PostgreSQL and argon2 do not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _no_unknown_fields(body: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
@@ -143,8 +154,8 @@ def parse_transfer(body: dict[str, Any]) -> P2PRequest:
             raise InvalidRequest("note must be a string")
         if len(note) > NOTE_MAX:
             raise InvalidRequest(f"note must be at most {NOTE_MAX} characters")
-        if "\x00" in note:
-            raise InvalidRequest("note must not contain NUL characters")
+        if "\x00" in note or not _encodable(note):
+            raise InvalidRequest("note must be text without NUL characters or lone surrogates")
     return P2PRequest(to_account=to_account, amount=amount, currency=currency, note=note)
 
 

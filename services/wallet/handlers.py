@@ -16,7 +16,7 @@ from aiohttp import web
 
 from vellet.common.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from vellet.common.problems import PROBLEM_JSON, json_body
-from vellet.wallet import domain, sessions, store
+from vellet.wallet import domain, ledger, sessions, store
 from vellet.wallet.openapi import document
 from vellet.wallet.state import METRICS, POOL, RELAY, SETTINGS, VERIFIER
 
@@ -45,7 +45,7 @@ async def create_transfer(request: web.Request) -> web.Response:
     req = domain.parse_transfer(await json_body(request))
     settings, metrics = request.app[SETTINGS], request.app[METRICS]
     started = time.perf_counter()
-    answer = await store.p2p(
+    answer = await ledger.p2p(
         request.app[POOL],
         session.user_id,
         session.account_number,

@@ -19,7 +19,7 @@ from aiohttp import web
 from tests.support.bank import TEST_TOKENS, RunningBank
 from vellet.common.settings import HttpSettings, Secret
 from vellet.common.web import Site, start
-from vellet.wallet import store
+from vellet.wallet import ledger, store
 from vellet.wallet.app import create_app
 from vellet.wallet.settings import LoginLimits, PasswordSettings, SessionSettings, WalletSettings
 from vellet.wallet.state import POOL
@@ -155,4 +155,4 @@ async def fund(wallet: RunningWallet, client: WalletClient, minor: int) -> None:
     pool = wallet.app[POOL]
     user = await store.user_by_account(pool, client.account_number or "")
     assert user is not None
-    await store.post_deposit(pool, user.id, minor, user.currency)
+    await ledger.post_deposit(pool, user.id, minor, user.currency)

@@ -9,9 +9,9 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.wallet.ledger import available, make_user, new_account_number, send
+from tests.wallet.ledger_helpers import available, make_user, new_account_number, send
 from vellet.common.db import Pool
-from vellet.wallet import store
+from vellet.wallet import ledger
 
 
 async def test_p2p_moves_money_with_balanced_entries_and_one_outbox_event(pool: Pool) -> None:
@@ -39,7 +39,7 @@ async def test_p2p_moves_money_with_balanced_entries_and_one_outbox_event(pool: 
     )
     assert outbox is not None
     assert json.loads(outbox["available"]) == {"sender": 7_450, "recipient": 2_550}
-    assert (await store.check_invariants(pool)).ok
+    assert (await ledger.check_invariants(pool)).ok
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ async def test_refusals_move_nothing_and_are_replayed(
     assert (again.outcome, again.status, again.body) == ("replayed", status, first.body)
     assert await available(pool, alice) == 1_000
     assert await pool.fetchval("SELECT count(*) FROM transfers WHERE kind = 'p2p'") == 0
-    assert (await store.check_invariants(pool)).ok
+    assert (await ledger.check_invariants(pool)).ok
 
 
 async def test_same_key_same_payload_replays_the_first_answer_forever(pool: Pool) -> None:
@@ -164,7 +164,7 @@ async def test_200_concurrent_transfers_post_exactly_the_affordable_number(pool:
     assert outcomes.count("insufficient_funds") == 163
     assert await available(pool, sender) == 249
     assert sum([await available(pool, r) for r in recipients]) == 37 * 250
-    report = await store.check_invariants(pool)
+    report = await ledger.check_invariants(pool)
     assert report.ok, report.violations()
 
 
@@ -181,7 +181,7 @@ async def test_opposite_transfers_at_once_do_not_deadlock(pool: Pool) -> None:
     )
     assert {a.outcome for a in answers} == {"posted"}
     assert await available(pool, alice) + await available(pool, bob) == 200_000
-    assert (await store.check_invariants(pool)).ok
+    assert (await ledger.check_invariants(pool)).ok
 
 
 async def test_the_ledger_refuses_to_edit_history(pool: Pool) -> None:
@@ -203,9 +203,9 @@ async def test_the_check_constraint_backs_the_conditional_debit(pool: Pool) -> N
 
 async def test_the_invariant_query_catches_a_forged_balance(pool: Pool) -> None:
     alice = await make_user(pool, funds=100)
-    assert (await store.check_invariants(pool)).ok
+    assert (await ledger.check_invariants(pool)).ok
     await pool.execute(
         "UPDATE ledger_accounts SET balance = balance + 1 WHERE user_id = $1", alice.id
     )
-    report = await store.check_invariants(pool)
+    report = await ledger.check_invariants(pool)
     assert report.violations() == {"unbalanced_currencies": 1, "drifted_accounts": 1}

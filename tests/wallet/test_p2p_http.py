@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from tests.support.bank import RunningBank
 from tests.wallet.stack import RunningWallet, WalletClient, fund, new_account_number, registered
 from vellet.common import streams
-from vellet.wallet import store
+from vellet.wallet import ledger
 from vellet.wallet.state import POOL
 
 
@@ -203,7 +203,7 @@ async def test_200_concurrent_transfers_from_one_account_post_exactly_the_afford
     assert sum([Decimal(await available(r)) for r in recipients]) == Decimal("111.00")
     assert lowest
     assert min(lowest) >= 0
-    report = await store.check_invariants(wallet.app[POOL])
+    report = await ledger.check_invariants(wallet.app[POOL])
     assert report.ok, report.violations()
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tests.support.bank import RunningBank
 from tests.wallet.stack import RunningWallet, WalletClient, fund, new_account_number, registered
 from vellet.common.money import format_amount
-from vellet.wallet import store
+from vellet.wallet import ledger
 from vellet.wallet.state import POOL
 
 
@@ -164,7 +164,7 @@ async def run_race(model: Model, race: Race) -> None:
 
 
 async def check(model: Model, wallet: RunningWallet) -> None:
-    report = await store.check_invariants(wallet.app[POOL])
+    report = await ledger.check_invariants(wallet.app[POOL])
     assert report.ok, report.violations()
     for client, expected in zip(model.clients, model.balances, strict=True):
         me = await client.me()

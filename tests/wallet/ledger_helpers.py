@@ -6,7 +6,7 @@ import itertools
 import uuid
 
 from vellet.common.db import Pool
-from vellet.wallet import domain, store
+from vellet.wallet import domain, ledger, store
 
 _numbers = itertools.count(100_000_000_001)
 
@@ -26,7 +26,7 @@ async def make_user(
     )
     assert user is not None
     if funds:
-        await store.post_deposit(pool, user.id, funds, currency)
+        await ledger.post_deposit(pool, user.id, funds, currency)
     return user
 
 
@@ -39,9 +39,9 @@ async def send(
     key: str | None = None,
     currency: str | None = None,
     note: str | None = None,
-) -> store.Answer:
+) -> ledger.Answer:
     req = domain.P2PRequest(to, amount, currency or sender.currency, note)
-    return await store.p2p(
+    return await ledger.p2p(
         pool,
         sender.id,
         sender.account_number,
