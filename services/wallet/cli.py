@@ -7,7 +7,7 @@ import asyncio
 import os
 from typing import Any
 
-from vellet.common.db import create_pool, migrate
+from vellet.common.db import create_pool
 from vellet.common.web import serve_forever
 from vellet.wallet import ledger, store
 from vellet.wallet.app import create_app
@@ -26,20 +26,16 @@ def register(sub: Any) -> None:
     )
 
 
-async def apply_migrations(database_url: str) -> list[str]:
-    return await migrate(database_url, "wallet", store.MIGRATIONS)
-
-
 def _serve(args: argparse.Namespace) -> int:
     settings = WalletSettings.from_env(os.environ)
-    asyncio.run(apply_migrations(settings.database_url))
+    asyncio.run(store.migrate(settings.database_url))
     asyncio.run(serve_forever("wallet", create_app(settings), settings.http))
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
     database_url = WalletSettings.from_env(os.environ).database_url
-    applied = asyncio.run(apply_migrations(database_url))
+    applied = asyncio.run(store.migrate(database_url))
     names = ", ".join(applied) or "none"
     print(f"wallet: applied {len(applied)} migration(s): {names}")  # noqa: T201
     return 0

@@ -13,14 +13,11 @@ import json
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from vellet.common.db import Pool
+from vellet.common.db import Conn, Pool
 from vellet.wallet import domain
 from vellet.wallet.store import SETTLEMENT
-
-if TYPE_CHECKING:
-    from vellet.wallet.store import Connection
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ async def post_deposit(
 
 
 async def _post_entries(
-    conn: Connection, transfer_id: uuid.UUID, debit: int, credit: int, amount: int
+    conn: Conn, transfer_id: uuid.UUID, debit: int, credit: int, amount: int
 ) -> None:
     """Move ``amount`` from ``debit`` to ``credit`` with its two entries."""
     await conn.execute(
@@ -195,7 +192,7 @@ class Invariants:
         return {f.name: v for f in fields(self) if (v := getattr(self, f.name))}
 
 
-async def check_invariants(pool: Pool | Connection) -> Invariants:
+async def check_invariants(pool: Pool | Conn) -> Invariants:
     row = await pool.fetchrow(INVARIANT_SQL)
     assert row is not None
     return Invariants(**{k: int(v) for k, v in dict(row).items()})

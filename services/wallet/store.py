@@ -10,20 +10,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import Any, Final
 
 import asyncpg
 
-from vellet.common.db import Pool
+from vellet.common import db
+from vellet.common.db import Conn, Pool
 from vellet.wallet import domain
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 SETTLEMENT: Final = "bank_settlement"
 
-if TYPE_CHECKING:
-    Connection: TypeAlias = (
-        asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
-    )
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply the wallet's pending migrations; return the names applied."""
+    return await db.migrate(database_url, "wallet", MIGRATIONS)
 
 
 async def open_pool(dsn: str, size: int) -> Pool:
@@ -188,7 +189,7 @@ async def history(
 # --- the outbox -----------------------------------------------------------------
 
 
-async def claim_outbox(conn: Connection, limit: int) -> list[asyncpg.Record]:
+async def claim_outbox(conn: Conn, limit: int) -> list[asyncpg.Record]:
     """The oldest unpublished events, locked for this transaction (other relays skip them)."""
     return list(
         await conn.fetch(
@@ -205,7 +206,7 @@ async def claim_outbox(conn: Connection, limit: int) -> list[asyncpg.Record]:
     )
 
 
-async def forget_published(conn: Connection, ids: list[int]) -> None:
+async def forget_published(conn: Conn, ids: list[int]) -> None:
     """Published rows leave the outbox (the transfer row is the lasting record)."""
     await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
 
