@@ -10,9 +10,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from vellet.common.streams import connect
 from vellet.common.web import serve_forever
 from vellet.notifier.app import create_app
 from vellet.notifier.settings import NotifierSettings
+from vellet.notifier.store import prune
 
 
 def register(sub: Any) -> None:
@@ -30,6 +32,17 @@ def register(sub: Any) -> None:
     sink.add_argument("--smtp-port", type=int, default=1025)
     sink.add_argument("--http-port", type=int, default=8025)
     sink.set_defaults(func=_sink)
+    prune = commands.add_parser(
+        "prune", help="delete delivery records of events finished long ago (VELLET_REDIS_URL)"
+    )
+    prune.add_argument(
+        "--older-than-days",
+        type=float,
+        default=30.0,
+        help="keep records younger than this; an event published again after its record "
+        "was pruned would be mailed again (default: 30)",
+    )
+    prune.set_defaults(func=_prune)
 
 
 async def _until_terminated(main: asyncio.Future[Any]) -> None:
@@ -69,4 +82,19 @@ def _sink(args: argparse.Namespace) -> int:
             await sink.stop()
 
     asyncio.run(run())
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    settings = NotifierSettings.from_env(os.environ)
+
+    async def run() -> int:
+        redis = connect(settings.redis_url)
+        try:
+            return await prune(redis, int(args.older_than_days * 86_400_000))
+        finally:
+            await redis.aclose()
+
+    removed = asyncio.run(run())
+    print(f"pruned {removed} delivery records", flush=True)  # noqa: T201 - the CLI's own output
     return 0

@@ -11,7 +11,9 @@ Why Redis keys without a TTL: the instance runs ``volatile-lru``, which
 evicts only keys that carry a TTL, so these are never evicted and never
 expire; the ledger must outlive any redelivery of the event, and the wallet
 may publish an event again after a crash of its own. Cost: one small
-listpack hash per event (about 200 bytes; see the README figure).
+listpack hash per event (about 0.4 KB for two parties, measured), until
+:func:`prune` (``vellet notifier prune``) removes rows of events finished
+long ago.
 
 Every change is a Lua script, so "look, decide, write" is one atomic step
 even with several replicas:
@@ -40,6 +42,8 @@ PREFIX: Final = "vellet:notifier:deliveries:"
 #: Per-recipient dead letters (a whole malformed event goes to the event
 #: stream's own ``:dead`` stream instead).
 DEAD_RECIPIENTS: Final = "vellet:notifier:dead"
+#: Set when every party of the event is finished; only such rows are pruned.
+DONE_FIELD: Final = "_done"
 
 _ACQUIRE: Final = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -117,7 +121,15 @@ class Ledger:
     async def finished(self, event_id: str) -> set[str]:
         """Party keys already sent or dead-lettered for this event."""
         rows: Any = await self.redis.hgetall(PREFIX + event_id)
-        return {key for key, raw in rows.items() if json.loads(raw).get("s") in ("sent", "dead")}
+        return {
+            key
+            for key, raw in rows.items()
+            if not key.startswith("_") and json.loads(raw).get("s") in ("sent", "dead")
+        }
+
+    async def complete(self, event_id: str) -> None:
+        """Every party is sent or dead: from now on the row may be pruned."""
+        await self.redis.hset(PREFIX + event_id, DONE_FIELD, now_ms())
 
     async def acquire(self, event_id: str, party: str) -> PartyState:
         reply: Any = await self._acquire(
@@ -150,7 +162,27 @@ class Ledger:
     async def dead(self, event_id: str, party: str, reason: str, letter: dict[str, str]) -> bool:
         """Give up on one party and append its dead letter, atomically."""
         flat = [item for pair in letter.items() for item in pair]
-        return await self._patch(event_id, party, {"s": "dead", "why": reason}, flat)
+        return await self._patch(
+            event_id, party, {"s": "dead", "why": reason, "at": now_ms()}, flat
+        )
 
     async def sent(self, event_id: str, party: str) -> None:
         await self.redis.hset(PREFIX + event_id, party, json.dumps({"s": "sent", "at": now_ms()}))
+
+
+async def prune(redis: Redis, older_than_ms: int, *, batch: int = 500) -> int:
+    """Delete ledger rows of events completed more than ``older_than_ms`` ago.
+
+    The ledger has no TTL on purpose (see above), so it grows by one row per
+    event until an operator prunes it. A pruned event that is published
+    again would be mailed again: prune well beyond any redelivery or replay
+    you expect (the default of ``vellet notifier prune`` is 30 days). Rows
+    of events still in progress have no ``_done`` and are never touched.
+    """
+    cutoff = now_ms() - older_than_ms
+    removed = 0
+    async for key in redis.scan_iter(match=PREFIX + "*", count=batch):
+        done: Any = await redis.hget(key, DONE_FIELD)
+        if done is not None and int(done) < cutoff:
+            removed += int(await redis.delete(key))
+    return removed

@@ -139,6 +139,7 @@ class Worker:
                 for key in retry_after:
                     await self.ledger.renew(event.event_id, key, int(delay * 1000))
                 await asyncio.sleep(delay)
+        await self.ledger.complete(event.event_id)
         self.metrics.events.labels("done").inc()
 
     async def _round(

@@ -300,8 +300,10 @@ class Fleet:
         self.log = log
         self.started: list[NotifierProcess] = []
 
-    async def launch(self, *, wait_ready: bool = True, **env: str) -> NotifierProcess:
-        proc = NotifierProcess({**self.env, **env}, self.log)
+    async def launch(
+        self, *, wait_ready: bool = True, env: dict[str, str] | None = None
+    ) -> NotifierProcess:
+        proc = NotifierProcess({**self.env, **(env or {})}, self.log)
         self.started.append(proc)  # before it is ready: it may consume while starting
         return await (proc.start() if wait_ready else proc.spawn())
 

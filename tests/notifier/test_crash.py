@@ -74,14 +74,14 @@ async def test_another_replica_claims_a_dead_ones_event_and_waits_out_its_lease(
 
     smtp.on_rcpt = on_rcpt
     fast = {"VELLET_STREAM_CLAIM_IDLE_MS": "300", "VELLET_SMTP_TIMEOUT": "0.5"}
-    await fleet.launch(VELLET_CONSUMER_NAME="replica-a", **fast)
+    await fleet.launch(env={"VELLET_CONSUMER_NAME": "replica-a", **fast})
     event = p2p()
     await publish(redis, TRANSFER_EVENTS, event)
     await fleet.wait_latest_dead()
     lease = await ledger_state(redis, event["event_id"], f"recipient:{BO['account_number']}")
     assert lease["name"] == "replica-a"
 
-    other = await fleet.launch(VELLET_CONSUMER_NAME="replica-b", **fast)  # XAUTOCLAIM
+    other = await fleet.launch(env={"VELLET_CONSUMER_NAME": "replica-b", **fast})  # XAUTOCLAIM
     await eventually(lambda: settled(redis), "event acknowledged by the other replica")
 
     assert len(smtp.to(ASHA["email"])) == 1

@@ -10,7 +10,7 @@ import aiohttp
 from tests.notifier.conftest import MailServer, Running, dead_letters, eventually, settled
 from tests.notifier.factories import ASHA, BO, ZOE, bank, p2p
 from vellet.common.streams import TRANSFER_EVENTS, Redis, dead_letter_stream, publish
-from vellet.notifier.store import DEAD_RECIPIENTS
+from vellet.notifier.store import DEAD_RECIPIENTS, DONE_FIELD, PREFIX, now_ms, prune
 
 Launch = Callable[..., Awaitable[Running]]
 
@@ -246,3 +246,22 @@ async def test_readiness_fails_without_redis_and_with_smtp_required(
         await smtp.start()
         async with http.get(f"{needs_smtp.site.url}/readyz") as resp:
             assert resp.status == 200
+
+
+async def test_prune_removes_only_records_of_events_finished_long_ago(
+    notifiers: Launch, smtp: MailServer, redis: Redis
+) -> None:
+    await notifiers()
+    old, recent = p2p(), p2p()
+    for event in (old, recent):
+        await publish(redis, TRANSFER_EVENTS, event)
+    await eventually(lambda: settled(redis), "events acknowledged")
+    await redis.hset(PREFIX + old["event_id"], DONE_FIELD, now_ms() - 40 * 86_400_000)
+    in_progress = PREFIX + "still-sending"
+    await redis.hset(in_progress, "sender:1", json.dumps({"s": "sent", "at": 0}))
+
+    assert await prune(redis, 30 * 86_400_000) == 1
+    assert not await redis.exists(PREFIX + old["event_id"])
+    assert await redis.exists(PREFIX + recent["event_id"])
+    assert await redis.exists(in_progress)  # never completed: never pruned
+    assert await redis.ttl(PREFIX + recent["event_id"]) == -1  # no TTL: never evicted
