@@ -10,6 +10,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
+from vellet.common.errors import Unavailable
 from vellet.common.streams import connect
 from vellet.common.web import serve_forever
 from vellet.notifier.app import create_app
@@ -92,6 +95,8 @@ def _prune(args: argparse.Namespace) -> int:
         redis = connect(settings.redis_url)
         try:
             return await prune(redis, int(args.older_than_days * 86_400_000))
+        except RedisError as err:
+            raise Unavailable(f"Redis not reachable ({type(err).__name__})") from None
         finally:
             await redis.aclose()
 
