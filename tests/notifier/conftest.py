@@ -13,10 +13,7 @@ import asyncio
 import email
 import json
 import os
-import signal
 import ssl
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -30,6 +27,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
+from tests.notifier.processes import Fleet
 from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings, StreamSettings
 from vellet.common.streams import TRANSFER_EVENTS, Redis, connect
@@ -124,19 +122,6 @@ async def smtp() -> AsyncIterator[MailServer]:
     await server.stop()
 
 
-async def eventually(check: Callable[[], Any], what: str, timeout: float = 20.0) -> None:
-    """Poll until ``check()`` (sync or async) is truthy; fail with ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"timed out waiting for: {what}")
-
-
 async def settled(redis: Redis) -> bool:
     """Every published event delivered to the group and acknowledged."""
     try:
@@ -218,61 +203,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-class NotifierProcess:
-    """A real ``vellet notifier serve`` process, killable with SIGKILL."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.proc: asyncio.subprocess.Process | None = None
-        self.url = f"http://127.0.0.1:{env['VELLET_NOTIFIER_PORT']}"
-
-    async def start(self) -> NotifierProcess:
-        await self.spawn()
-        await eventually(self._ready, f"notifier process ready (log: {self.log})", timeout=30)
-        return self
-
-    async def spawn(self) -> NotifierProcess:
-        """Start the process without waiting for it to be ready."""
-        exe = Path(sys.executable).parent / "vellet"
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                str(exe),
-                "notifier",
-                "serve",
-                env=self.env,
-                stdout=out,
-                stderr=out,
-                cwd=self.log.parent,  # never the repo root: its operator/ would shadow the stdlib's
-            )
-        return self
-
-    async def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.returncode is not None:
-            pytest.fail(
-                f"notifier exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}"
-            )
-        try:
-            async with aiohttp.ClientSession() as http, http.get(f"{self.url}/readyz") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    async def kill(self) -> None:
-        """SIGKILL: no cleanup, no flush, exactly like the OOM killer."""
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        await self.proc.wait()
-
-    async def terminate(self) -> int:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return await self.proc.wait()
-
-
 @pytest.fixture
 async def process_env(redis_url: str, smtp: MailServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
@@ -290,32 +220,6 @@ async def process_env(redis_url: str, smtp: MailServer) -> dict[str, str]:
         VELLET_NOTIFIER_RETRY_MAX_MS="200",
     )
     return env
-
-
-class Fleet:
-    """Notifier processes sharing one consumer name, as restarts of one pod do."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.started: list[NotifierProcess] = []
-
-    async def launch(
-        self, *, wait_ready: bool = True, env: dict[str, str] | None = None
-    ) -> NotifierProcess:
-        proc = NotifierProcess({**self.env, **(env or {})}, self.log)
-        self.started.append(proc)  # before it is ready: it may consume while starting
-        return await (proc.start() if wait_ready else proc.spawn())
-
-    @property
-    def latest(self) -> NotifierProcess:
-        return self.started[-1]
-
-    async def wait_latest_dead(self) -> None:
-        await eventually(
-            lambda: self.latest.proc is not None and self.latest.proc.returncode is not None,
-            "the running notifier killed",
-        )
 
 
 @pytest.fixture

@@ -13,16 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tests.notifier.conftest import (
-    Fleet,
-    MailServer,
-    dead_letters,
-    eventually,
-    ledger_state,
-    scrape,
-    settled,
-)
+from tests.notifier.conftest import MailServer, dead_letters, ledger_state, scrape, settled
 from tests.notifier.factories import ASHA, BO, p2p
+from tests.notifier.processes import Fleet
+from tests.notifier.waiting import eventually
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 
 

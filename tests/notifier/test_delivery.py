@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from tests.notifier.conftest import MailServer, Running, dead_letters, eventually, settled
+from tests.notifier.conftest import MailServer, Running, dead_letters, settled
 from tests.notifier.factories import ASHA, BO, ZOE, bank, p2p
+from tests.notifier.waiting import eventually
 from vellet.common.streams import TRANSFER_EVENTS, Redis, dead_letter_stream, publish
 from vellet.notifier.store import DEAD_RECIPIENTS, DONE_FIELD, PREFIX, now_ms, prune
 

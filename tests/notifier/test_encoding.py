@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 
-from tests.notifier.conftest import MailServer, Running, eventually, settled
+from tests.notifier.conftest import MailServer, Running, settled
 from tests.notifier.factories import ASHA, ZOE, p2p
+from tests.notifier.waiting import eventually
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 
 Launch = Callable[..., Awaitable[Running]]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.notifier.conftest import Running, eventually, settled
+from tests.notifier.conftest import Running, settled
 from tests.notifier.factories import ASHA, ZOE, p2p
+from tests.notifier.waiting import eventually
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 from vellet.notifier.settings import SmtpSettings
 from vellet.notifier.sink import start_sink

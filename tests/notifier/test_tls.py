@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.notifier.conftest import MailServer, Running, eventually, settled
+from tests.notifier.conftest import MailServer, Running, settled
 from tests.notifier.factories import ASHA, BO, p2p
+from tests.notifier.waiting import eventually
 from vellet.common.settings import Secret
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 from vellet.notifier.settings import SmtpSettings
