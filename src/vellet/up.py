@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -29,7 +30,11 @@ from vellet.bank.admin import seed as seed_bank
 from vellet.bank.app import create_app as create_bank
 from vellet.bank.settings import BankSettings
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
+from vellet.common.settings import Env
 from vellet.common.web import Site, start
+from vellet.notifier.app import create_app as create_notifier
+from vellet.notifier.settings import NotifierSettings
+from vellet.notifier.sink import MailSink, start_sink
 
 _GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET")
 
@@ -52,6 +57,7 @@ class Stack:
     env: dict[str, str]
     servers: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
     sites: list[Site] = field(default_factory=list)
+    sinks: list[MailSink] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -123,8 +129,32 @@ async def _start_bank(stack: Stack, accounts: int) -> None:
     stack.notes.append(f"bank        {site.url}  ({accounts} demo accounts, {created} new)")
 
 
+async def _start_notifier(stack: Stack, accounts: int) -> None:
+    settings = NotifierSettings.from_env(stack.env)
+    if not stack.env.get("VELLET_SMTP_HOST"):
+        # No relay configured: deliver to a local sink whose mail a person can read.
+        env = Env(stack.env)
+        sink = await start_sink(
+            stack.data_dir / "mail",
+            smtp_port=env.integer("VELLET_SINK_SMTP_PORT", 1025, maximum=65535),
+            http_port=env.integer("VELLET_SINK_HTTP_PORT", 8025, maximum=65535),
+        )
+        stack.sinks.append(sink)
+        smtp = dataclasses.replace(settings.smtp, host=sink.host, port=sink.smtp_port,
+                                   security="none")  # fmt: skip
+        settings = dataclasses.replace(settings, smtp=smtp)
+        stack.notes.append(sink.describe())
+    site = await start("notifier", create_notifier(settings), settings.http)
+    stack.sites.append(site)
+    stack.notes.append(f"notifier    {site.url}/metrics  (mail via {settings.smtp.host}:"
+                       f"{settings.smtp.port})")  # fmt: skip
+
+
 # Each component: (name, starter). Later components are appended as they land.
-COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [("bank", _start_bank)]
+COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [
+    ("bank", _start_bank),
+    ("notifier", _start_notifier),
+]
 
 
 async def _serve(stack: Stack, accounts: int) -> None:
@@ -142,6 +172,9 @@ async def _serve(stack: Stack, accounts: int) -> None:
         for site in reversed(stack.sites):
             with contextlib.suppress(Exception):
                 await site.stop()
+        for sink in stack.sinks:
+            with contextlib.suppress(Exception):
+                await sink.stop()
 
 
 def _print_summary(stack: Stack) -> None:

@@ -27,7 +27,8 @@ def _env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env.update(VELLET_HOME=str(tmp), VELLET_BANK_PORT=str(free_port()),
                VELLET_WALLET_PORT=str(free_port()), VELLET_NOTIFIER_PORT=str(free_port()),
-               VELLET_SMTP_SINK_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING")  # fmt: skip
+               VELLET_SINK_SMTP_PORT=str(free_port()),
+               VELLET_SINK_HTTP_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING")  # fmt: skip
     return env
 
 
