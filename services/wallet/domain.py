@@ -90,12 +90,12 @@ def user_json(user: Any) -> dict[str, Any]:
     }
 
 
-def me_json(user: Any, balance: int, pending: int) -> dict[str, Any]:
+def me_json(user: Any, balance: Any) -> dict[str, Any]:
     return user_json(user) | {
         "balance": {
-            "currency": user.currency,
-            "available": format_amount(balance - pending, user.currency),
-            "pending": format_amount(pending, user.currency),
+            "currency": balance.currency,
+            "available": format_amount(balance.available, balance.currency),
+            "pending": format_amount(balance.pending, balance.currency),
         }
     }
 

@@ -30,12 +30,11 @@ def _session(request: web.Request) -> sessions.Session:
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
     session = _session(request)
-    pool = request.app[POOL]
-    user = await store.user_by_id(pool, session.user_id)
-    balance = await store.balance(pool, session.user_id)
-    if user is None or balance is None:
+    found = await store.user_and_balance(request.app[POOL], session.user_id)
+    if found is None:
         raise Unauthorized("the session is not valid; log in again", code="invalid_session")
-    return web.json_response(domain.me_json(user, balance.balance, balance.pending))
+    user, balance = found
+    return web.json_response(domain.me_json(user, balance))
 
 
 @routes.post("/api/v1/transfers")

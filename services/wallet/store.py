@@ -7,7 +7,7 @@ invariant, live next door in ``ledger``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -55,7 +55,7 @@ class User:
     name: str
     email: str
     currency: str
-    password_hash: str
+    password_hash: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class NewUser:
     name: str
     email: str
     currency: str
-    password_hash: str
+    password_hash: str = field(repr=False)
 
 
 _USER_COLUMNS: Final = "id, account_number, name, email, currency, password_hash"
@@ -78,14 +78,6 @@ async def user_by_account(pool: Pool, number: str) -> User | None:
     row = await pool.fetchrow(
         f"SELECT {_USER_COLUMNS} FROM users WHERE account_number = $1",  # noqa: S608 - constant
         number,
-    )
-    return _user(row)
-
-
-async def user_by_id(pool: Pool, user_id: int) -> User | None:
-    row = await pool.fetchrow(
-        f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1",  # noqa: S608 - constant
-        user_id,
     )
     return _user(row)
 
@@ -135,14 +127,20 @@ class Balance:
         return self.balance - self.pending
 
 
-async def balance(pool: Pool, user_id: int) -> Balance | None:
+async def user_and_balance(pool: Pool, user_id: int) -> tuple[User, Balance] | None:
+    """A user and their wallet balance, in one round trip."""
     row = await pool.fetchrow(
-        "SELECT a.currency, a.balance, a.pending FROM users u "
+        "SELECT u.id, u.account_number, u.name, u.email, u.currency, u.password_hash, "
+        "a.balance, a.pending FROM users u "
         "JOIN ledger_accounts a ON a.user_id = u.id AND a.currency = u.currency "
         "WHERE u.id = $1",
         user_id,
     )
-    return None if row is None else Balance(row["currency"], row["balance"], row["pending"])
+    if row is None:
+        return None
+    values = dict(row)
+    money = Balance(values["currency"], values.pop("balance"), values.pop("pending"))
+    return User(**values), money
 
 
 _TRANSFER_COLUMNS: Final = (

@@ -54,6 +54,6 @@ async def send(
 
 
 async def available(pool: Pool, user: store.User) -> int:
-    bal = await store.balance(pool, user.id)
-    assert bal is not None
-    return bal.available
+    found = await store.user_and_balance(pool, user.id)
+    assert found is not None
+    return found[1].available
