@@ -62,6 +62,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[POOL], app[REDIS] = pool, redis
     app[BANK] = BankClient(http, settings.bank_url, settings.tokens, settings.bank_timeout)
     app[LIMITER] = LoginLimiter(redis, settings.login)
+    await app[PASSWORDS].prepare()
     health.add_check(app, "postgres", lambda: pool.fetchval("SELECT 1"))
     health.add_check(app, "redis", redis.ping)
     wallet_metrics = app[METRICS]

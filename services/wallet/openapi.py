@@ -79,6 +79,19 @@ def _schemas() -> dict[str, Any]:
         "email": text,
         "currency": currency,
     }
+    transfer = {
+        "id": {"type": "string", "format": "uuid"},
+        "kind": {"type": "string", "enum": ["p2p", "deposit", "withdrawal"]},
+        "state": {"type": "string", "enum": ["pending", "queued", "posted", "voided", "failed"]},
+        "amount": amount,
+        "currency": currency,
+        "from_account": _nullable(account),
+        "to_account": _nullable(account),
+        "note": _nullable(text),
+        "failure_reason": _nullable(text),
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
     return {
         "Problem": {
             "type": "object",
@@ -148,35 +161,8 @@ def _schemas() -> dict[str, Any]:
         },
         "Transfer": {
             "type": "object",
-            "required": [
-                "id",
-                "kind",
-                "state",
-                "amount",
-                "currency",
-                "from_account",
-                "to_account",
-                "note",
-                "failure_reason",
-                "created_at",
-                "updated_at",
-            ],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "kind": {"type": "string", "enum": ["p2p", "deposit", "withdrawal"]},
-                "state": {
-                    "type": "string",
-                    "enum": ["pending", "queued", "posted", "voided", "failed"],
-                },
-                "amount": amount,
-                "currency": currency,
-                "from_account": _nullable(account),
-                "to_account": _nullable(account),
-                "note": _nullable(text),
-                "failure_reason": _nullable(text),
-                "created_at": stamp,
-                "updated_at": stamp,
-            },
+            "required": list(transfer),
+            "properties": transfer,
         },
         "TransferPage": {
             "type": "object",

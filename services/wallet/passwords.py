@@ -37,10 +37,15 @@ class Passwords:
             None, partial(self._check, password_hash, password)
         )
 
-    async def verify_unknown(self, password: str) -> bool:
-        """Spend the time a real check would, then fail."""
+    async def prepare(self) -> None:
+        """Make the dummy hash now, so the first unknown account costs no extra hash."""
         if self._dummy is None:
             self._dummy = await self.hash(secrets.token_urlsafe(16))
+
+    async def verify_unknown(self, password: str) -> bool:
+        """Spend the time a real check would, then fail."""
+        await self.prepare()
+        assert self._dummy is not None
         await self.verify(self._dummy, password)
         return False
 

@@ -84,6 +84,28 @@ async def test_signup_with_the_bank_down_is_503_bank_unavailable(
     assert "bank" in reply.body["detail"]
 
 
+async def test_signup_with_a_bank_that_never_answers_is_503_within_the_timeout(
+    wallet_dsn: str, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing
+
+    silent = await asyncio.start_server(accept_and_stall, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    wallet = await start_wallet(wallet_dsn, redis_url, f"http://127.0.0.1:{port}", bank_timeout=0.3)
+    try:
+        reply = await WalletClient(http, wallet.url).signup(new_account_number())
+    finally:
+        await wallet.stop()
+        for writer in held:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
+    assert (reply.status, reply.body["code"]) == (503, "bank_unavailable")
+
+
 async def test_wrong_password_and_unknown_account_get_the_same_answer(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
