@@ -86,9 +86,13 @@ def verify(settings: SessionSettings, token: str) -> Session:
             "the session is not valid; log in again", code="invalid_session"
         ) from None
     sub, acct, csrf = claims.get("sub"), claims.get("acct"), claims.get("csrf")
-    if not (isinstance(sub, str) and sub.isdigit() and isinstance(acct, str)):
-        raise Unauthorized("the session is not valid; log in again", code="invalid_session")
-    if not isinstance(csrf, str):
+    if not (
+        isinstance(sub, str)
+        and sub.isascii()
+        and sub.isdigit()
+        and isinstance(acct, str)
+        and isinstance(csrf, str)
+    ):
         raise Unauthorized("the session is not valid; log in again", code="invalid_session")
     return Session(int(sub), acct, csrf, datetime.fromtimestamp(int(claims["exp"]), UTC))
 
