@@ -41,7 +41,7 @@ from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.common.errors import ConfigError
 from vellet.common.settings import Secret
-from vellet.wallet import store
+from vellet.wallet import ledger, store
 from vellet.wallet.sessions import mint as mint_session
 from vellet.wallet.settings import SessionSettings
 
@@ -231,7 +231,7 @@ async def setup_users(count: int, wallet_db: str, sessions: SessionSettings) -> 
             new = store.NewUser(number, f"Bench {i}", f"b{i}@example.test", "INR", "-")
             user = await store.insert_user(pool, new)
             assert user is not None
-            await store.post_deposit(pool, user.id, 10**12, "INR", "bench funding")
+            await ledger.post_deposit(pool, user.id, 10**12, "INR", "bench funding")
             token, _ = mint_session(sessions, user.id, number)
             users.append(User(number, token))
     finally:
@@ -324,7 +324,7 @@ async def drain_outbox(wallet_db: str) -> None:
 async def invariant_holds(wallet_db: str) -> bool:
     pool = await create_pool(wallet_db, max_size=1)
     try:
-        return (await store.check_invariants(pool)).ok
+        return (await ledger.check_invariants(pool)).ok
     finally:
         await pool.close()
 
