@@ -28,6 +28,7 @@ import asyncpg
 from vellet.bank.admin import migrate as migrate_bank
 from vellet.bank.admin import seed as seed_bank
 from vellet.bank.app import create_app as create_bank
+from vellet.bank.domain import demo_accounts
 from vellet.bank.settings import BankSettings
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.settings import Env
@@ -35,6 +36,10 @@ from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
 from vellet.notifier.settings import NotifierSettings
 from vellet.notifier.sink import MailSink, start_sink
+from vellet.wallet import store as wallet_store
+from vellet.wallet.app import create_app as create_wallet
+from vellet.wallet.demo import sign_up_demo_users
+from vellet.wallet.settings import WalletSettings
 
 _GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET")
 
@@ -126,7 +131,25 @@ async def _start_bank(stack: Stack, accounts: int) -> None:
     created = await seed_bank(settings, accounts)
     site = await start("bank", create_bank(settings), settings.http)
     stack.sites.append(site)
+    stack.env.setdefault("VELLET_BANK_URL", site.url)
     stack.notes.append(f"bank        {site.url}  ({accounts} demo accounts, {created} new)")
+
+
+async def _start_wallet(stack: Stack, accounts: int) -> None:
+    settings = WalletSettings.from_env(stack.env)
+    if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
+        await _ensure_database(settings.database_url)
+    await wallet_store.migrate(settings.database_url)
+    site = await start("wallet", create_wallet(settings), settings.http)
+    stack.sites.append(site)
+    numbers = [a.account_number for a in demo_accounts(accounts)]
+    logins = await sign_up_demo_users(site.url, numbers)
+    stack.notes.append(
+        f"wallet      {site.url}  (API under /api/v1, OpenAPI at /api/v1/openapi.json)"
+    )
+    shown = ", ".join(f"{login.account_number} / {login.password}" for login in logins[:3])
+    stack.notes.append(f"demo logins {shown}{', ...' if len(logins) > 3 else ''}"
+                       "  (demo passwords: local use only)")  # fmt: skip
 
 
 async def _start_notifier(stack: Stack, accounts: int) -> None:
@@ -154,6 +177,7 @@ async def _start_notifier(stack: Stack, accounts: int) -> None:
 COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [
     ("bank", _start_bank),
     ("notifier", _start_notifier),
+    ("wallet", _start_wallet),
 ]
 
 

@@ -47,6 +47,24 @@ async def _read_until_ready(proc: subprocess.Popen[str], timeout: float = 90.0) 
     raise AssertionError("vellet up never became ready:\n" + "".join(out))
 
 
+async def _demo_user_can_log_in(
+    http: aiohttp.ClientSession, env: dict[str, str], summary: str
+) -> None:
+    wallet = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
+    assert "100000000001 / demo-100000000001" in summary
+    login = {"account_number": "100000000001", "password": "demo-100000000001"}
+    async with http.post(f"{wallet}/api/v1/auth/login", json=login) as resp:
+        assert resp.status == 200, await resp.text()
+        token = (await resp.json())["token"]
+    async with http.get(
+        f"{wallet}/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.status == 200
+        me = await resp.json()
+    assert me["account_number"] == "100000000001"
+    assert me["email"].endswith("@example.test"), "the e-mail came from the bank"
+
+
 @pytest.mark.e2e
 async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
