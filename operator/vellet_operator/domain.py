@@ -17,6 +17,10 @@ Phases (the CRD's enum) follow the wallet's transfer states:
     (refused)      Failed     yes     True,  reason Failed -- the wallet said
                                       no (e.g. insufficient funds): nothing moved
 
+Retries back off exponentially (``retry_delay``) and bank health checks do
+too (``probe_delay``): a wallet or bank that is down is asked less and less
+often, never hammered.
+
 Conditions follow Kubernetes conventions: one per type, ``lastTransitionTime``
 changes only when ``status`` does.
 """
@@ -50,7 +54,7 @@ _MESSAGES: Final = {
     "Queued": "The bank was unavailable; the transfer waits in the bank queue.",
     "Posted": "The money moved.",
     "Voided": "The bank refused the transfer; nothing moved.",
-    "Failed": "The wallet refused the transfer; nothing moved.",
+    "Failed": "The transfer was refused; nothing moved.",
 }
 
 
@@ -177,6 +181,17 @@ def after_wallet_answer(
         now=now,
         generation=generation,
     )
+    if final and transfer.kind != "p2p" and condition(previous, BANK_AVAILABLE) is not None:
+        # A settled deposit or withdrawal is the bank's own answer: it is back.
+        conditions = with_condition(
+            conditions,
+            type_=BANK_AVAILABLE,
+            status=True,
+            reason="BankAnswered",
+            message="The bank settled the transfer.",
+            now=now,
+            generation=generation,
+        )
     return {
         "phase": phase,
         "transferId": transfer.id,
@@ -275,3 +290,59 @@ def transition_event(old_phase: str | None, new_phase: str) -> tuple[str, str, s
         return None
     kind = "Warning" if new_phase in ("Voided", "Failed") else "Normal"
     return kind, new_phase, _MESSAGES[new_phase]
+
+
+def retry_delay(retry: int, *, base: float, cap: float) -> float:
+    """Seconds before retry number ``retry`` (0 = the first): doubling from ``base`` to ``cap``."""
+    return float(min(cap, base * 2 ** min(max(retry, 0), 16)))
+
+
+def probe_delay(failures: int, *, base: float, cap: float) -> float:
+    """Seconds until the bank is asked again: ``base`` while it answers, then doubling."""
+    return retry_delay(failures - 1, base=base, cap=cap) if failures > 0 else base
+
+
+def bank_event(
+    previous: Mapping[str, Any], current: Mapping[str, Any]
+) -> tuple[str, str, str] | None:
+    """The Event a change of the BankAvailable condition deserves; None if it did not change."""
+    old, new = condition(previous, BANK_AVAILABLE), condition(current, BANK_AVAILABLE)
+    if new is None or (old is not None and old.get("status") == new.get("status")):
+        return None
+    if new.get("status") == "True":
+        if old is None:
+            return None  # nothing to report: the bank was never missed
+        return "Normal", "BankAvailable", "The bank answers again."
+    return "Warning", "BankUnavailable", str(new.get("message", ""))
+
+
+def error_event(previous: Mapping[str, Any], error: str) -> tuple[str, str, str] | None:
+    """A Warning for a new retryable problem; the same problem again is not news."""
+    if previous.get("lastError") == error[:1024]:
+        return None
+    return "Warning", "Retrying", f"Will retry: {error}"[:1024]
+
+
+def after_redrive(
+    previous: Mapping[str, Any], transfer_id: str, *, attempts: int
+) -> dict[str, Any]:
+    """The status once a stuck transfer was handed to the bank queue again."""
+    message = f"Re-driven to the bank after being stuck in the queue (attempt {attempts})."
+    return {"attempts": attempts, "message": message, "transferId": transfer_id}
+
+
+def is_redrive_due(
+    transfer: WalletTransfer,
+    *,
+    now: datetime.datetime,
+    threshold: float,
+    redriven_at: datetime.datetime | None,
+) -> bool:
+    """Stuck, and not re-driven within the last ``threshold`` seconds either.
+
+    The second half keeps one transfer from being re-driven on every tick
+    while the bank works through its queue.
+    """
+    if not is_stuck(transfer, now=now, threshold=threshold):
+        return False
+    return redriven_at is None or (now - redriven_at).total_seconds() >= threshold

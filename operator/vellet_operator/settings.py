@@ -79,6 +79,10 @@ class OperatorSettings:
     http_timeout: float = 5.0
     #: Where ``/metrics``, ``/healthz`` and ``/readyz`` listen.
     http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8084))
+    #: A Kubernetes API URL to talk to without credentials (``kubectl proxy``,
+    #: an emulator in tests). ``None``: in-cluster service account, else the
+    #: kubeconfig -- kopf's own discovery.
+    kube_api_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorSettings:
@@ -122,6 +126,7 @@ class OperatorSettings:
                 host=env.text("VELLET_OPERATOR_HOST", "127.0.0.1"),
                 port=env.integer("VELLET_OPERATOR_PORT", 8084, maximum=65535),
             ),
+            kube_api_url=env.optional("VELLET_OPERATOR_KUBE_API_URL"),
         )
 
     def kopf_settings(self) -> kopf.OperatorSettings:

@@ -182,11 +182,15 @@ def parse_transfer(data: Any) -> WalletTransfer:
 
 
 class BankHealth:
-    """Whether the bank answers ``GET /healthz`` (any failure means no)."""
+    """Whether the bank answers ``GET /readyz`` (any failure means no).
+
+    Readiness, not liveness: a bank process that is up but cannot reach its
+    database or Redis cannot execute a re-driven request either.
+    """
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout: float) -> None:
         self._session = session
-        self._url = base_url.rstrip("/") + "/healthz"
+        self._url = base_url.rstrip("/") + "/readyz"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def healthy(self) -> bool:

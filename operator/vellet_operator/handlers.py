@@ -1,0 +1,133 @@
+"""The kopf handlers: thin glue between kopf and ``reconcile``.
+
+``build_registry(runtime)`` returns a fresh ``kopf.OperatorRegistry`` rather
+than decorating kopf's process-wide default registry at import: the timer's
+interval comes from settings read at run time, and a test that kills an
+operator and starts another in the same process must not find the first
+one's handlers (bound to a closed runtime) still registered.
+
+What is deliberately missing:
+
+- No update handler: the spec is immutable (CEL), and an edit could never
+  move money anyway (the uid is the idempotency key; a different body would
+  be refused as an idempotency mismatch).
+- No delete handler: deleting a Transfer never reverses money. kopf adds
+  its finalizer only while the timer follows an unfinished Transfer (timers
+  need one, to be stopped cleanly) and removes it once the Transfer is final.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from vellet.operator import domain, reconcile, sweep
+from vellet.operator.reconcile import Step
+from vellet.operator.runtime import Runtime
+
+GROUP, VERSION, PLURAL = "vellet.io", "v1alpha1", "transfers"
+
+log = logging.getLogger("vellet.operator")
+
+
+def _unfinished(status: kopf.Status, **_: Any) -> bool:
+    """Worth following: the wallet has it, and it has not reached a final phase."""
+    return bool(status.get("transferId")) and not domain.is_final(status)
+
+
+def _apply(step: Step, body: kopf.Body, patch: kopf.Patch) -> None:
+    for key, value in step.status.items():
+        patch.status[key] = value
+    for type_, reason, message in step.events:
+        kopf.event(body, type=type_, reason=reason, message=message)
+
+
+def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
+    """The operator's handlers, bound to ``rt`` (opened on startup, closed on cleanup)."""
+    registry = kopf.OperatorRegistry()
+    settings = rt.settings
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        if settings.kube_api_url:
+            return kopf.ConnectionInfo(server=settings.kube_api_url)
+        # kopf's own discovery: the pod's service account, else the kubeconfig.
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(**_: Any) -> None:
+        await rt.open()
+        if settings.sweep_api_transfers:
+            rt.spawn("vellet-operator-sweep", lambda: sweep.sweep_forever(rt))
+        log.info(
+            "operator ready: metrics on %s, sweep %s",
+            rt.site.url if rt.site else "-",
+            "on" if settings.sweep_api_transfers else "off",
+        )
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        await rt.close()
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    def seen(type: str | None, uid: str, status: kopf.Status, **_: Any) -> None:
+        rt.tracker.seen(uid, status, deleted=type == "DELETED")
+
+    @kopf.on.create(GROUP, VERSION, PLURAL, id="submit", registry=registry)
+    async def submit(
+        body: kopf.Body,
+        spec: kopf.Spec,
+        uid: str,
+        meta: kopf.Meta,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        retry: int,
+        **_: Any,
+    ) -> None:
+        step = await reconcile.submit(
+            rt,
+            spec=spec,
+            uid=uid,
+            status=status,
+            generation=int(meta.get("generation") or 1),
+            retry=retry,
+        )
+        _apply(step, body, patch)
+        rt.metrics.reconciled("create", step.outcome)
+        if step.final_error is not None:
+            raise kopf.PermanentError(step.final_error)
+        if step.retry_after is not None:
+            raise kopf.TemporaryError(str(step.status.get("lastError")), delay=step.retry_after)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id="follow",
+        interval=settings.timer_interval,
+        when=_unfinished,
+        registry=registry,
+    )
+    async def follow(
+        body: kopf.Body, meta: kopf.Meta, status: kopf.Status, patch: kopf.Patch, **_: Any
+    ) -> None:
+        step = await reconcile.follow(
+            rt, status=status, generation=int(meta.get("generation") or 1)
+        )
+        _apply(step, body, patch)
+        rt.metrics.reconciled("timer", step.outcome)
+
+    return registry
+
+
+async def run(rt: Runtime, **overrides: Any) -> None:
+    """Run the operator until it is stopped (SIGTERM/SIGINT, or ``stop_flag`` in overrides)."""
+    options: dict[str, Any] = {
+        "registry": build_registry(rt),
+        "settings": rt.settings.kopf_settings(),
+        **rt.settings.run_options(),
+    }
+    options.update(overrides)
+    await kopf.operator(**options)
