@@ -17,7 +17,7 @@ from aiohttp import web
 
 from vellet.common import health, metrics, streams
 from vellet.common.web import new_app
-from vellet.wallet import store
+from vellet.wallet import flow_app, store
 from vellet.wallet.auth_handlers import routes as auth_routes
 from vellet.wallet.bank_client import BankClient
 from vellet.wallet.handlers import routes
@@ -49,6 +49,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app[VERIFIER] = Verifier(settings.sessions)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_relay)
+    flow_app.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
     app.router.add_routes(auth_routes)
     app.router.add_routes(routes)
     return app

@@ -82,3 +82,51 @@ def _parse_account(data: Any) -> BankAccount:
         log.warning("bank sent an account record that does not match its contract")
         raise _unavailable()
     return BankAccount(*(str(data[k]) for k in keys))
+
+
+class BankNoAnswer(Exception):
+    """The bank gave no usable answer: it may or may not have executed the
+    transfer, so the caller must queue it (the bank is idempotent on its id)."""
+
+
+class BankTransfers:
+    """The direct path of deposits and withdrawals: ``POST /api/v1/transfers``.
+
+    Its own (tighter) timeout: a user waits for it, and when it expires the
+    transfer is simply queued. Any non-200 answer counts as no answer: a
+    4xx would mean the wallet sent something the bank cannot read, which
+    queueing does not fix either, but it keeps the transfer's fate in one
+    place (the stream, the reconciler, the dead-letter stream) instead of
+    guessing here.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str,
+                 token_settings: TokenSettings, timeout: float) -> None:  # fmt: skip
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._tokens = token_settings
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def execute(self, request: dict[str, str]) -> Any:
+        """The bank's JSON outcome of ``request``; :class:`BankNoAnswer` otherwise."""
+        token = tokens.mint(self._tokens, audience=tokens.BANK_AUDIENCE, subject="wallet")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        try:
+            async with self._session.post(
+                f"{self._base}/api/v1/transfers", json=request, headers=headers,
+                timeout=self._timeout,
+            ) as response:  # fmt: skip
+                if response.status != 200:
+                    log.warning("bank answered %d to a transfer", response.status)
+                    raise BankNoAnswer(f"HTTP {response.status}")
+                return await response.json()
+        except (TimeoutError, aiohttp.ClientError, ValueError) as err:
+            raise BankNoAnswer(type(err).__name__) from None
+
+    async def ready(self) -> bool:
+        """Whether the bank says it can work (``/readyz``: its database and Redis)."""
+        try:
+            async with self._session.get(f"{self._base}/readyz", timeout=self._timeout) as resp:
+                return resp.status == 200
+        except (TimeoutError, aiohttp.ClientError):
+            return False

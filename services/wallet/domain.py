@@ -148,15 +148,21 @@ def parse_transfer(body: dict[str, Any]) -> P2PRequest:
         )
     amount = parse_amount(body.get("amount"), currency)  # also validates the currency
     to_account = account_number(body.get("to_account"), "to_account")
-    note = body.get("note")
-    if note is not None:
-        if not isinstance(note, str):
-            raise InvalidRequest("note must be a string")
-        if len(note) > NOTE_MAX:
-            raise InvalidRequest(f"note must be at most {NOTE_MAX} characters")
-        if "\x00" in note or not _encodable(note):
-            raise InvalidRequest("note must be text without NUL characters or lone surrogates")
+    note = parse_note(body.get("note"))
     return P2PRequest(to_account=to_account, amount=amount, currency=currency, note=note)
+
+
+def parse_note(note: object) -> str | None:
+    """The optional free-text note of any transfer (shown to both parties)."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise InvalidRequest("note must be a string")
+    if len(note) > NOTE_MAX:
+        raise InvalidRequest(f"note must be at most {NOTE_MAX} characters")
+    if "\x00" in note or not _encodable(note):
+        raise InvalidRequest("note must be text without NUL characters or lone surrogates")
+    return note
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,13 @@ answer byte for byte (plus an ``Idempotent-Replayed: true`` header).
 
 from __future__ import annotations
 
-import time
-import uuid
-from datetime import UTC, datetime
-
 from aiohttp import web
 
-from vellet.common.errors import Conflict, NotFound, Unauthorized, Unprocessable
-from vellet.common.problems import PROBLEM_JSON, json_body
-from vellet.wallet import domain, ledger, sessions, store
+from vellet.common.errors import NotFound, Unauthorized
+from vellet.common.problems import json_body
+from vellet.wallet import domain, sessions, store, transfer_service
 from vellet.wallet.openapi import document
-from vellet.wallet.state import METRICS, POOL, RELAY, SETTINGS, VERIFIER
+from vellet.wallet.state import POOL, VERIFIER
 
 routes = web.RouteTableDef()
 
@@ -41,40 +37,10 @@ async def me(request: web.Request) -> web.Response:
 async def create_transfer(request: web.Request) -> web.Response:
     session = _session(request)
     key = domain.idempotency_key(request.headers.get("Idempotency-Key"))
-    req = domain.parse_transfer(await json_body(request))
-    settings, metrics = request.app[SETTINGS], request.app[METRICS]
-    started = time.perf_counter()
-    answer = await ledger.p2p(
-        request.app[POOL],
-        session.user_id,
-        session.account_number,
-        key,
-        req,
-        transfer_id=uuid.uuid4(),
-        event_id=uuid.uuid4(),
-        expires_at=domain.expiry(datetime.now(UTC), settings.idempotency_retention_hours),
+    body = await json_body(request)
+    return await transfer_service.create_transfer(
+        request.app, session.user_id, session.account_number, key, body
     )
-    metrics.transfer_latency.labels("p2p").observe(time.perf_counter() - started)
-    if answer.outcome == "mismatch":
-        metrics.transfers.labels("p2p", "idempotency_mismatch").inc()
-        raise Unprocessable(
-            "this Idempotency-Key was used for a different request", code="idempotency_mismatch"
-        )
-    if answer.outcome == "in_flight":
-        metrics.transfers.labels("p2p", "idempotency_in_flight").inc()
-        raise Conflict(
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-            code="idempotency_in_flight",
-        )
-    metrics.transfers.labels("p2p", answer.outcome).inc()
-    if answer.outcome == "posted":
-        request.app[RELAY].wake()
-    assert answer.body is not None
-    response = web.Response(status=answer.status, text=answer.body)
-    response.content_type = "application/json" if answer.status < 400 else PROBLEM_JSON
-    if answer.outcome == "replayed":
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
 
 
 @routes.get("/api/v1/transfers")

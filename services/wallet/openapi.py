@@ -32,6 +32,14 @@ _PROBLEM_CODES: Final = {
 }
 
 
+_REPLAYED: Final = {
+    "Idempotent-Replayed": {
+        "description": "Present on a replayed answer.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
 
@@ -73,6 +81,7 @@ def _schemas() -> dict[str, Any]:
     account = {"type": "string", "pattern": _ACCOUNT_PATTERN}
     text = {"type": "string"}
     stamp = {"type": "string", "format": "date-time"}
+    note = _nullable({"type": "string", "maxLength": domain.NOTE_MAX, "pattern": "^[^\\u0000]*$"})
     user = {
         "account_number": account,
         "name": text,
@@ -146,6 +155,12 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "TransferRequest": {
+            "description": "A P2P transfer to another wallet user, or a deposit (bank -> "
+            "wallet) / withdrawal (wallet -> bank) between the caller's wallet and the bank "
+            "account they signed up with.",
+            "oneOf": [_ref("P2PTransferRequest"), _ref("BankTransferRequest")],
+        },
+        "P2PTransferRequest": {
             "type": "object",
             "additionalProperties": False,
             "required": ["kind", "amount", "currency", "to_account"],
@@ -154,9 +169,18 @@ def _schemas() -> dict[str, Any]:
                 "amount": amount,
                 "currency": currency,
                 "to_account": account,
-                "note": _nullable(
-                    {"type": "string", "maxLength": domain.NOTE_MAX, "pattern": "^[^\\u0000]*$"}
-                ),
+                "note": note,
+            },
+        },
+        "BankTransferRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind", "amount", "currency"],
+            "properties": {
+                "kind": {"type": "string", "enum": ["deposit", "withdrawal"]},
+                "amount": amount,
+                "currency": currency,
+                "note": note,
             },
         },
         "Transfer": {
@@ -223,7 +247,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/transfers": {
             "post": secured
             | {
-                "summary": "Send money to another wallet user (exactly once per key)",
+                "summary": "Send money to another user, deposit or withdraw (exactly once per key)",
                 "parameters": [
                     {
                         "name": "Idempotency-Key",
@@ -243,14 +267,18 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "201": _json(
                         _ref("Transfer"),
-                        "Posted (or the replay of the first answer to this key).",
-                        headers={
-                            "Idempotent-Replayed": {
-                                "description": "Present on a replayed answer.",
-                                "schema": {"type": "string", "enum": ["true"]},
-                            }
-                        },
-                    )
+                        "Final: a P2P transfer posted, or a deposit/withdrawal the bank "
+                        "answered at once (posted, voided or failed; `failure_reason` says "
+                        "why). Also the replay of the first answer to this key.",
+                        headers=_REPLAYED,
+                    ),
+                    "202": _json(
+                        _ref("Transfer"),
+                        "A deposit/withdrawal accepted while the bank did not answer: state "
+                        "`queued` (a withdrawal's amount is reserved). The bank executes it "
+                        "when it is back; poll GET /api/v1/transfers/{id} for the final state.",
+                        headers=_REPLAYED,
+                    ),
                 }
                 | _problems(400, 401, 403, 404, 409, 413, 422),
             },

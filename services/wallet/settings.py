@@ -9,11 +9,12 @@ way round.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
-from vellet.common.settings import Env, HttpSettings, Secret, TokenSettings
+from vellet.common.settings import Env, HttpSettings, Secret, StreamSettings, TokenSettings
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,58 @@ class PasswordSettings:
 
 
 @dataclass(frozen=True)
+class BankFlowSettings:
+    """Deposits and withdrawals: the direct call, the streams, the reconciler."""
+
+    #: Seconds a direct transfer call may take before the transfer is queued
+    #: instead (a user waits for it, so it is tighter than look-ups).
+    transfer_timeout: float = 2.0
+    #: Consecutive direct-call failures that open the circuit breaker
+    #: (transfers are then queued without trying the bank).
+    breaker_failures: int = 5
+    #: Seconds the breaker stays open before one trial call.
+    breaker_reset: float = 5.0
+    #: Run the bank result consumer (group "wallet") in this process.
+    consume_results: bool = True
+    #: This replica's consumer name; stable across restarts so it drains its
+    #: own pending results (a pod name is ideal).
+    consumer_name: str = field(default_factory=socket.gethostname)
+    #: Run the stuck-transfer reconciler on a timer in this process. Switch it
+    #: off where the operator re-drives stuck transfers (a cluster).
+    reconciler: bool = True
+    #: Seconds between reconciler runs.
+    reconcile_interval: float = 10.0
+    #: Seconds a transfer may stay pending or queued, unattempted, before it
+    #: counts as stuck and is re-driven.
+    stuck_after: float = 60.0
+    #: Seconds between sweeps of the bank request outbox (requests are also
+    #: published right after each commit).
+    relay_interval: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Env) -> BankFlowSettings:
+        return cls(
+            transfer_timeout=env.number(
+                "VELLET_BANK_TRANSFER_TIMEOUT", cls.transfer_timeout, minimum=0.05
+            ),
+            breaker_failures=env.integer(
+                "VELLET_BANK_BREAKER_FAILURES", cls.breaker_failures, minimum=1
+            ),
+            breaker_reset=env.number("VELLET_BANK_BREAKER_RESET", cls.breaker_reset, minimum=0.1),
+            consume_results=env.flag("VELLET_WALLET_CONSUMER", cls.consume_results),
+            consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
+            reconciler=env.flag("VELLET_WALLET_RECONCILER", cls.reconciler),
+            reconcile_interval=env.number(
+                "VELLET_RECONCILE_INTERVAL", cls.reconcile_interval, minimum=0.1
+            ),
+            stuck_after=env.number("VELLET_STUCK_AFTER", cls.stuck_after, minimum=0.0),
+            relay_interval=env.number(
+                "VELLET_BANK_RELAY_INTERVAL", cls.relay_interval, minimum=0.05
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class WalletSettings:
     """Everything ``vellet wallet serve`` needs."""
 
@@ -85,6 +138,10 @@ class WalletSettings:
     #: Seconds between outbox sweeps (events are also published right after
     #: each commit; the sweep catches what a crash left behind).
     outbox_interval: float = 2.0
+    #: How result-stream consumers read, retry and dead-letter.
+    streams: StreamSettings = field(default_factory=StreamSettings)
+    #: Deposits and withdrawals through the bank.
+    flows: BankFlowSettings = field(default_factory=BankFlowSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
@@ -142,4 +199,6 @@ class WalletSettings:
                 "VELLET_IDEMPOTENCY_RETENTION_HOURS", cls.idempotency_retention_hours
             ),
             outbox_interval=env.number("VELLET_OUTBOX_INTERVAL", cls.outbox_interval, minimum=0.05),
+            streams=StreamSettings.from_env(env),
+            flows=BankFlowSettings.from_env(env),
         )

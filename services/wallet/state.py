@@ -11,6 +11,7 @@ from vellet.common.db import Pool
 from vellet.common.metrics import LATENCY_BUCKETS
 from vellet.common.streams import Redis
 from vellet.wallet.bank_client import BankClient
+from vellet.wallet.bankflow import BankFlow
 from vellet.wallet.outbox import OutboxRelay
 from vellet.wallet.passwords import Passwords
 from vellet.wallet.ratelimit import LoginLimiter
@@ -68,3 +69,5 @@ METRICS = web.AppKey("wallet_metrics", WalletMetrics)
 RELAY = web.AppKey("wallet_outbox_relay", OutboxRelay)
 RELAY_TASK = web.AppKey("wallet_outbox_task", asyncio.Task[None])
 VERIFIER = web.AppKey("wallet_session_verifier", Verifier)
+#: Deposits and withdrawals (two-phase, direct or queued); see ``bankflow``.
+FLOW = web.AppKey("wallet_bank_flow", BankFlow)

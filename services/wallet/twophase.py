@@ -1,0 +1,428 @@
+"""SQL of two-phase transfers: reserve, then post or void, exactly once.
+
+SQL only, one transaction per function (like ``store`` and ``ledger``).
+
+Exactly once: every state change is a conditional UPDATE from ``pending``
+or ``queued``, so a result applied twice (the direct answer and the stream
+both deliver it, a message is redelivered, two replicas race) changes
+nothing the second time; the ledger moves only in the transaction whose
+UPDATE found the transfer unfinished.
+
+Deadlock freedom: rows are always locked in one order -- ``bank_outbox``,
+then ``transfers``, then the user's ledger account, then the settlement
+account (the one row every deposit and withdrawal of a currency shares, so
+it is taken last, just before COMMIT, to hold it as briefly as possible).
+P2P locks only user accounts, in id order. :func:`retrying` still retries a
+deadlock or serialization failure, should PostgreSQL report one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+import asyncpg
+
+from vellet.common.db import Conn, Pool
+from vellet.wallet import domain
+from vellet.wallet.flows import BankResult, BankTransferRequest, response_status
+from vellet.wallet.store import SETTLEMENT
+
+T = TypeVar("T")
+
+COLUMNS: Final = (
+    "id, kind, state, amount, currency, from_account, to_account, note, failure_reason, "
+    "created_at, updated_at"
+)
+_UNFINISHED_SQL: Final = "('pending', 'queued')"
+# Statements built from the constants above (never from input).
+_INSERT_SQL: Final = (
+    "INSERT INTO transfers (id, kind, state, amount, currency, debit_account_id, "  # noqa: S608
+    "credit_account_id, from_user_id, to_user_id, from_account, to_account, note) "
+    f"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING {COLUMNS}"
+)
+_QUEUE_SQL: Final = (
+    "UPDATE transfers SET state = 'queued', updated_at = now(), attempted_at = now() "  # noqa: S608
+    f"WHERE id = $1 AND state = 'pending' RETURNING {COLUMNS}"
+)
+_PUBLISHED_SQL: Final = (
+    "UPDATE transfers SET attempts = attempts + 1, attempted_at = now(), state = 'queued', "  # noqa: S608
+    "updated_at = CASE state WHEN 'pending' THEN now() ELSE updated_at END "
+    f"WHERE id = ANY($1::uuid[]) AND state IN {_UNFINISHED_SQL} RETURNING {COLUMNS}"
+)
+_REDRIVE_SQL: Final = (
+    "INSERT INTO bank_outbox (transfer_id) SELECT id FROM transfers "  # noqa: S608
+    f"WHERE id = $1 AND state IN {_UNFINISHED_SQL} "
+    "ON CONFLICT (transfer_id) DO UPDATE SET due_at = now() RETURNING 1"
+)
+# Only one reconciler claims stuck transfers at a time, whichever replica runs it.
+_RECONCILE_LOCK: Final = 0x7E11E7_02
+
+
+async def retrying(work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    for attempt in range(attempts):
+        try:
+            return await work()
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What opening a two-phase transfer did.
+
+    ``outcome`` is ``opened`` (the transfer is pending: ask the bank),
+    ``replayed`` (the key's stored answer), ``in_flight``, ``mismatch`` or a
+    refusal code (stored under the key, so a repeat gets it again).
+    """
+
+    outcome: str
+    status: int = 0
+    body: str | None = None
+    transfer: asyncpg.Record | None = None
+
+
+async def open_transfer(pool: Pool, user_id: int, key: str, req: BankTransferRequest, *,
+                        transfer_id: uuid.UUID, expires_at: datetime | None,
+                        grace: float) -> Opened:  # fmt: skip
+    """Record a pending deposit or withdrawal (with its reservation), its bank
+    request (due in ``grace`` seconds) and its in-flight idempotency key."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, $2))", key, user_id
+        ):
+            return Opened("in_flight", 409)
+        known = await _known_key(conn, user_id, key, req.fingerprint())
+        if known is not None:
+            return known
+        accounts = await conn.fetchrow(
+            "SELECT u.account_number, "
+            "(SELECT id FROM ledger_accounts WHERE user_id = u.id AND currency = $2) AS wallet, "
+            "(SELECT id FROM ledger_accounts WHERE system_code = $3 AND currency = $2) "
+            "AS settlement FROM users u WHERE u.id = $1",
+            user_id, req.currency, SETTLEMENT,
+        )  # fmt: skip
+        if accounts is None or accounts["wallet"] is None or accounts["settlement"] is None:
+            return await _refuse(conn, user_id, key, req, expires_at, "currency_mismatch")
+        wallet, settlement = accounts["wallet"], accounts["settlement"]
+        if req.kind == "withdrawal" and not await conn.fetchval(
+            "UPDATE ledger_accounts SET pending = pending + $2, updated_at = now() "
+            "WHERE id = $1 AND balance - pending >= $2 RETURNING 1",
+            wallet, req.amount,
+        ):  # fmt: skip
+            return await _refuse(conn, user_id, key, req, expires_at, "insufficient_funds")
+        deposit = req.kind == "deposit"
+        row = await conn.fetchrow(
+            _INSERT_SQL,
+            transfer_id, req.kind, req.amount, req.currency,
+            settlement if deposit else wallet, wallet if deposit else settlement,
+            None if deposit else user_id, user_id if deposit else None,
+            accounts["account_number"], req.note,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO bank_outbox (transfer_id, due_at) "
+            "VALUES ($1, now() + make_interval(secs => $2))",
+            transfer_id,
+            grace,
+        )
+        await conn.execute(
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, transfer_id, "
+            "expires_at) VALUES ($1, $2, $3, 'in_flight', $4, $5)",
+            user_id, key, req.fingerprint(), transfer_id, expires_at,
+        )  # fmt: skip
+        return Opened("opened", transfer=row)
+
+
+async def _known_key(conn: Conn, user_id: int, key: str, fingerprint: str) -> Opened | None:
+    """The rules of ``wallet_p2p`` for a key seen before (same table, same lock)."""
+    row = await conn.fetchrow(
+        "SELECT fingerprint, state, response_status, response_body::text AS body, "
+        "expires_at IS NOT NULL AND expires_at <= now() AS expired "
+        "FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        user_id,
+        key,
+    )
+    if row is None:
+        return None
+    if row["expired"]:
+        await conn.execute(
+            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key
+        )
+        return None
+    if row["fingerprint"] != fingerprint:
+        return Opened("mismatch", 422)
+    if row["state"] == "in_flight":
+        return Opened("in_flight", 409)
+    return Opened("replayed", row["response_status"], row["body"])
+
+
+async def _refuse(conn: Conn, user_id: int, key: str, req: BankTransferRequest,
+                  expires_at: datetime | None, code: str) -> Opened:  # fmt: skip
+    refusal = domain.REFUSALS[code]
+    body = json.dumps(refusal.body(code))
+    await conn.execute(
+        "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, response_status, "
+        "response_body, expires_at) VALUES ($1, $2, $3, 'done', $4, $5::jsonb, $6)",
+        user_id, key, req.fingerprint(), refusal.status, body, expires_at,
+    )  # fmt: skip
+    return Opened(code, refusal.status, body)
+
+
+async def stored_answer(pool: Pool, transfer_id: uuid.UUID) -> tuple[int, str] | None:
+    """The answer stored under the key that created ``transfer_id`` (None while in flight)."""
+    row = await pool.fetchrow(
+        "SELECT response_status, response_body::text AS body FROM idempotency_keys "
+        "WHERE transfer_id = $1 AND state = 'done'",
+        transfer_id,
+    )
+    return None if row is None else (row["response_status"], row["body"])
+
+
+async def _settle_keys(conn: Conn, rows: list[asyncpg.Record]) -> None:
+    """Store each transfer's answer under the key still in flight for it, if any."""
+    if not rows:
+        return
+    ids = [r["id"] for r in rows]
+    statuses = [response_status(r["state"]) for r in rows]
+    bodies = [json.dumps(domain.transfer_json(r)) for r in rows]
+    await conn.execute(
+        "UPDATE idempotency_keys k SET state = 'done', response_status = a.status, "
+        "response_body = a.body::jsonb FROM unnest($1::uuid[], $2::int[], $3::text[]) "
+        "AS a (id, status, body) WHERE k.transfer_id = a.id AND k.state = 'in_flight'",
+        ids,
+        statuses,
+        bodies,
+    )
+
+
+async def mark_queued(pool: Pool, transfer_id: uuid.UUID) -> None:
+    """The bank did not answer: its request is due on the stream now."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE bank_outbox SET due_at = now() WHERE transfer_id = $1",
+                           transfer_id)  # fmt: skip
+        row = await conn.fetchrow(
+            _QUEUE_SQL,
+            transfer_id,
+        )
+        if row is not None:
+            await _settle_keys(conn, [row])
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A bank outcome that finished a transfer (returned once per transfer)."""
+
+    kind: str
+    state: str
+    #: Seconds from the transfer's acceptance to this outcome.
+    age: float
+
+
+class ResultMismatch(Exception):
+    """The bank describes another movement than the transfer's: never applied."""
+
+
+class UnknownTransfer(Exception):
+    """A result for a transfer this wallet does not have."""
+
+
+_FINISH_SQL: Final = f"""
+UPDATE transfers SET
+    state = CASE WHEN $2 THEN 'posted' WHEN kind = 'withdrawal' THEN 'voided' ELSE 'failed' END,
+    failure_reason = $3, bank_txn_id = $4, updated_at = now(), finished_at = now()
+WHERE id = $1 AND state IN {_UNFINISHED_SQL} AND kind IN ('deposit', 'withdrawal')
+  AND ($5::bigint IS NULL OR amount = $5) AND ($6::text IS NULL OR currency = $6)
+  AND ($7::text IS NULL OR from_account = $7)
+  AND ($8::text IS NULL OR kind = CASE $8 WHEN 'to_wallet' THEN 'deposit' ELSE 'withdrawal' END)
+RETURNING {COLUMNS}, debit_account_id, credit_account_id,
+          extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
+"""  # noqa: S608 - constants only
+
+
+async def apply_result(pool: Pool, result: BankResult) -> Applied | None:
+    """Post or void the transfer ``result`` settles; None if it was already final."""
+    return await retrying(lambda: _apply_once(pool, result))
+
+
+async def _apply_once(pool: Pool, result: BankResult) -> Applied | None:
+    async with pool.acquire() as conn, conn.transaction():
+        tid = result.transfer_id
+        await conn.execute("DELETE FROM bank_outbox WHERE transfer_id = $1", tid)
+        row = await conn.fetchrow(
+            _FINISH_SQL, tid, result.succeeded, result.failure_reason(), result.bank_txn_id,
+            result.amount, result.currency, result.account_number, result.direction,
+        )  # fmt: skip
+        if row is None:
+            await _explain_no_change(conn, tid)
+            return None
+        posted, amount = row["state"] == "posted", row["amount"]
+        withdrawal = row["kind"] == "withdrawal"
+        user_acct = row["debit_account_id"] if withdrawal else row["credit_account_id"]
+        settlement = row["credit_account_id"] if withdrawal else row["debit_account_id"]
+        if withdrawal:
+            balance_change = -amount if posted else 0
+            available = await conn.fetchval(
+                "UPDATE ledger_accounts SET balance = balance + $2, pending = pending - $3, "
+                "updated_at = now() WHERE id = $1 RETURNING balance - pending",
+                user_acct, balance_change, amount,
+            )  # fmt: skip
+        elif posted:
+            available = await conn.fetchval(
+                "UPDATE ledger_accounts SET balance = balance + $2, updated_at = now() "
+                "WHERE id = $1 RETURNING balance - pending",
+                user_acct, amount,
+            )  # fmt: skip
+        else:
+            available = await conn.fetchval(
+                "SELECT balance - pending FROM ledger_accounts WHERE id = $1", user_acct
+            )
+        if posted:
+            await conn.execute(
+                "INSERT INTO entries (transfer_id, account_id, side, amount) "
+                "VALUES ($1, $2, 'debit', $4), ($1, $3, 'credit', $4)",
+                tid, row["debit_account_id"], row["credit_account_id"], amount,
+            )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO outbox (event_id, transfer_id, state, available) "
+            "VALUES ($1, $2, $3, $4::jsonb)",
+            uuid.uuid4(), tid, row["state"], json.dumps({"owner": available}),
+        )  # fmt: skip
+        await _settle_keys(conn, [row])
+        if posted:  # the shared hot row, last
+            await conn.execute(
+                "UPDATE ledger_accounts SET balance = balance + $2, updated_at = now() "
+                "WHERE id = $1",
+                settlement, amount if withdrawal else -amount,
+            )  # fmt: skip
+        return Applied(row["kind"], row["state"], float(row["age"]))
+
+
+async def _explain_no_change(conn: Conn, transfer_id: uuid.UUID) -> None:
+    state = await conn.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id)
+    if state is None:
+        raise UnknownTransfer(f"no transfer {transfer_id}")
+    if state in ("pending", "queued"):
+        raise ResultMismatch(f"the bank's outcome does not describe transfer {transfer_id}")
+    # Already final: this outcome was applied before (a duplicate). Nothing to do.
+
+
+# --- the bank request outbox -------------------------------------------------------
+
+
+async def claim_due_requests(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    """Due bank requests, locked for this transaction (other relays skip them)."""
+    return list(
+        await conn.fetch(
+            "SELECT b.transfer_id, t.kind, t.state, t.amount, t.currency, t.from_account "
+            "FROM bank_outbox b JOIN transfers t ON t.id = b.transfer_id "
+            "WHERE b.due_at <= now() ORDER BY b.due_at LIMIT $1 FOR UPDATE OF b SKIP LOCKED",
+            limit,
+        )
+    )
+
+
+async def published(conn: Conn, ids: list[uuid.UUID]) -> None:
+    """The requests are on the stream: forget the rows, mark the transfers queued."""
+    await conn.execute("DELETE FROM bank_outbox WHERE transfer_id = ANY($1::uuid[])", ids)
+    rows = await conn.fetch(
+        _PUBLISHED_SQL,
+        ids,
+    )
+    await _settle_keys(conn, list(rows))
+
+
+async def backlog(pool: Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM bank_outbox"))
+
+
+# --- stuck transfers -----------------------------------------------------------------
+
+
+async def redrive(pool: Pool, transfer_id: uuid.UUID) -> bool:
+    """Make an unfinished transfer's request due now; False if it is final (or unknown)."""
+    async with pool.acquire() as conn, conn.transaction():
+        found = await conn.fetchval(
+            _REDRIVE_SQL,
+            transfer_id,
+        )
+        if found:
+            await conn.execute("UPDATE transfers SET attempted_at = now() WHERE id = $1",
+                               transfer_id)  # fmt: skip
+        return bool(found)
+
+
+async def count_stuck(pool: Pool, older_than: float) -> int:
+    return int(
+        await pool.fetchval(
+            f"SELECT count(*) FROM transfers WHERE state IN {_UNFINISHED_SQL} "  # noqa: S608
+            "AND attempted_at < now() - make_interval(secs => $1)",
+            older_than,
+        )
+    )
+
+
+async def redrive_stuck(pool: Pool, older_than: float, limit: int) -> list[uuid.UUID] | None:
+    """Re-drive up to ``limit`` transfers unattempted for ``older_than`` seconds.
+
+    None when another replica's reconciler holds the lock right now.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RECONCILE_LOCK):
+            return None
+        ids = [
+            r["id"]
+            for r in await conn.fetch(
+                f"SELECT id FROM transfers WHERE state IN {_UNFINISHED_SQL} "  # noqa: S608
+                "AND attempted_at < now() - make_interval(secs => $1) "
+                "ORDER BY attempted_at LIMIT $2",
+                older_than,
+                limit,
+            )
+        ]
+        if ids:
+            await conn.execute(
+                "INSERT INTO bank_outbox (transfer_id) SELECT unnest($1::uuid[]) "
+                "ON CONFLICT (transfer_id) DO UPDATE SET due_at = now()",
+                ids,
+            )
+            await conn.execute(
+                "UPDATE transfers SET attempted_at = now() WHERE id = ANY($1::uuid[])", ids
+            )
+        return ids
+
+
+async def list_stuck(pool: Pool, state: str, older_than: float, limit: int) -> list[Any]:
+    return list(
+        await pool.fetch(
+            f"SELECT {COLUMNS} FROM transfers WHERE state = $1 "  # noqa: S608
+            "AND attempted_at < now() - make_interval(secs => $2) "
+            "ORDER BY attempted_at LIMIT $3",
+            state,
+            older_than,
+            limit,
+        )
+    )
+
+
+async def transfer(pool: Pool, transfer_id: uuid.UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        f"SELECT {COLUMNS} FROM transfers WHERE id = $1",  # noqa: S608 - constant
+        transfer_id,
+    )
+
+
+async def unfinished_counts(pool: Pool) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            f"SELECT kind, state, count(*) AS n FROM transfers "  # noqa: S608
+            f"WHERE state IN {_UNFINISHED_SQL} GROUP BY kind, state"
+        )
+    )
