@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.support.bank import TEST_TOKENS, RunningBank
+from tests.support.bank import FAST_STREAMS, TEST_TOKENS, RunningBank
 from vellet.common.settings import HttpSettings, Secret
 from vellet.common.web import Site, start
 from vellet.wallet import ledger, store
@@ -51,6 +51,8 @@ def wallet_settings(
         "login": LoginLimits(),
         "bank_timeout": 2.0,
         "outbox_interval": 0.2,
+        # The bank result consumer stops within one stream read: keep it short.
+        "streams": FAST_STREAMS,
     }
     values.update(overrides)
     return WalletSettings(**values)
