@@ -1,18 +1,28 @@
-"""Fixtures for the operator's tests: the Transfer CRD and the API emulator."""
+"""Fixtures for the operator's tests: the Transfer CRD, the API emulator, and the
+real bank and wallet (in this event loop, on loopback ports) behind the operator."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import kmock
 import pytest
 import yaml
 
 from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
+from tests.support.bank import FAST_STREAMS, RunningBank, start_bank
+from tests.wallet.stack import RunningWallet, start_wallet
+from vellet.bank import admin as bank_admin
+from vellet.common.embedded import free_port
+from vellet.common.settings import HttpSettings
+from vellet.wallet import store as wallet_store
+from vellet.wallet.settings import BankFlowSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "k8s" / "crds" / "transfers.vellet.io.yaml"
@@ -49,3 +59,64 @@ def crd() -> Crd:
 async def api(crd: Crd) -> AsyncIterator[ApiServer]:
     async with ApiServer.running([crd], namespaces=["default", "other"]) as server:
         yield server
+
+
+# ---------------------------------------------------------------- real services
+
+
+@dataclass
+class Bank:
+    """The real bank, in this event loop, on a fixed port so it can go down and come back."""
+
+    database_url: str
+    redis_url: str
+    port: int = field(default_factory=free_port)
+    running: RunningBank | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.running = await start_bank(
+            self.database_url, self.redis_url, http=HttpSettings(port=self.port)
+        )
+
+    async def stop(self) -> None:
+        if self.running is not None:
+            await self.running.stop()
+            self.running = None
+
+    async def create_account(self, number: str, balance: str = "1000.00") -> None:
+        assert self.running is not None
+        await self.running.create_account(number, balance=balance)
+
+
+@pytest.fixture
+async def bank(clean_databases, redis_url: str) -> AsyncIterator[Bank]:  # type: ignore[no-untyped-def]
+    bank = Bank(await clean_databases.create("bank", bank_admin.MIGRATIONS), redis_url)
+    await bank.start()
+    yield bank
+    await bank.stop()
+
+
+@pytest.fixture
+async def wallet(clean_databases, redis_url: str, bank: Bank) -> AsyncIterator[RunningWallet]:  # type: ignore[no-untyped-def]
+    """The real wallet; its own reconcile timer is off, as in a cluster: only the
+    operator re-drives stuck transfers here."""
+    dsn = await clean_databases.create("wallet", wallet_store.MIGRATIONS)
+    running = await start_wallet(
+        dsn,
+        redis_url,
+        bank.url,
+        streams=FAST_STREAMS,
+        flows=BankFlowSettings(reconciler=False, transfer_timeout=1.0, relay_interval=0.1),
+    )
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -1,0 +1,135 @@
+"""Deposits while the bank is down: Queued, BankAvailable=False, then Posted once.
+
+To prove the operator's re-drive (not the bank's own stream consumer) is what
+finishes the transfer, the test trims the bank request stream while the bank
+is down -- as when Redis loses a message -- and the wallet's own reconcile
+timer is off (``conftest.wallet``), as in a cluster. Only a re-drive through
+the wallet's internal API, made once the bank's health check passes, can
+then get the money to move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+
+from tests.operator.conftest import TRANSFERS, Bank, load_sample, transfers_url
+from tests.operator.emulator.server import ApiServer
+from tests.operator.stack import (
+    NAMESPACE,
+    condition,
+    events_about,
+    operator_settings,
+    phase_is,
+    reasons,
+    requests_to,
+    running,
+)
+from tests.wallet.stack import RunningWallet, registered
+from vellet.common import streams
+
+
+def deposit(account: str, amount: str, name: str) -> dict[str, Any]:
+    manifest = load_sample("deposit")
+    manifest["metadata"]["name"] = name
+    manifest["spec"] |= {"fromAccount": account, "amount": amount}
+    return manifest
+
+
+def bank_unavailable(obj: dict[str, Any]) -> bool:
+    conditions = obj.get("status", {}).get("conditions", [])
+    return obj["status"].get("phase") == "Queued" and any(
+        c["type"] == "BankAvailable" and c["status"] == "False" for c in conditions
+    )
+
+
+async def stream_length(redis_url: str) -> int:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        return int(await client.xlen(streams.BANK_REQUESTS))
+    finally:
+        await client.aclose()
+
+
+async def lose_bank_requests(redis_url: str) -> None:
+    """Redis loses every queued bank request (the consumer group survives)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.xtrim(streams.BANK_REQUESTS, maxlen=0)
+    finally:
+        await client.aclose()
+
+
+async def bank_side(bank: Bank, account: str, transfer_id: str) -> tuple[int, int]:
+    """The bank account's balance (minor units) and its transactions for this transfer."""
+    conn = await asyncpg.connect(bank.database_url)
+    try:
+        balance = await conn.fetchval(
+            "SELECT balance FROM accounts WHERE account_number = $1", account
+        )
+        executed = await conn.fetchval(
+            "SELECT count(*) FROM transactions WHERE transfer_id = $1::uuid", transfer_id
+        )
+        return int(balance), int(executed)
+    finally:
+        await conn.close()
+
+
+async def until(check: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
+    api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    assert bank.running is not None
+    alice = await registered(bank.running, wallet, http)
+    account = alice.account_number or ""
+    name = "top-up"
+    async with running(operator_settings(api, wallet.url, bank.url)):
+        await bank.stop()
+        await api.post(transfers_url(), json=deposit(account, "100.00", name))
+        queued = await api.wait_for(TRANSFERS, NAMESPACE, name, bank_unavailable)
+        # kopf's finalizer is there while the timer follows the Transfer.
+        assert queued["metadata"].get("finalizers")
+        await until(lambda: _has_requests(wallet))
+        await lose_bank_requests(bank.redis_url)
+        await bank.start()
+        done = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Posted"), timeout=20)
+        await api.until(lambda: "BankAvailable" in reasons(api, name) or None)
+        await api.wait_for(
+            TRANSFERS, NAMESPACE, name, lambda o: not o["metadata"].get("finalizers")
+        )
+
+    transfer_id = done["status"]["transferId"]
+    assert queued["status"]["transferId"] == transfer_id
+    assert "bank is not answering" in condition(queued, "BankAvailable")["message"]
+    assert condition(queued, "Ready")["status"] == "False"
+    status = done["status"]
+    assert status["attempts"] >= 2  # the creation, then at least one re-drive
+    bank_available = condition(done, "BankAvailable")
+    assert (bank_available["status"], condition(done, "Ready")["reason"]) == ("True", "Posted")
+    # The money moved once: out of the bank account, into the wallet.
+    reply = await alice.me()
+    assert reply.body["balance"]["available"] == "100.00"
+    assert await bank_side(bank, account, transfer_id) == (90_000, 1)
+    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 1
+    assert (
+        await requests_to(wallet.url, "POST", "/internal/v1/transfers/{transfer_id}/redrive") >= 1
+    )
+    # Events tell the story, warnings for the bad news.
+    story = [(e["type"], e["reason"]) for e in events_about(api, name)]
+    assert ("Normal", "Queued") in story
+    assert ("Warning", "BankUnavailable") in story
+    assert ("Normal", "Redriven") in story
+    assert story.index(("Warning", "BankUnavailable")) < story.index(("Normal", "Posted"))
+
+
+async def _has_requests(wallet: RunningWallet) -> bool:
+    return await stream_length(wallet.settings.redis_url) > 0
