@@ -190,10 +190,15 @@ def response_status(state: str) -> int:
     return 202 if state in UNFINISHED else 201
 
 
+def _digits(raw: str) -> bool:
+    """ASCII digits only: ``int()`` would also read full-width or Arabic-Indic digits."""
+    return raw.isascii() and raw.isdigit()
+
+
 def parse_older_than(raw: str | None, default: int = 60) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > 10 * 365 * 86400:
+    if not _digits(raw) or int(raw) > 10 * 365 * 86400:
         raise InvalidRequest("older_than must be a whole number of seconds", code="invalid_query")
     return int(raw)
 
@@ -208,7 +213,7 @@ def parse_stuck_state(raw: str | None) -> str:
 def parse_list_limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not _digits(raw) or not 1 <= int(raw) <= maximum:
         raise InvalidRequest(f"limit must be a whole number from 1 to {maximum}",
                              code="invalid_limit")  # fmt: skip
     return int(raw)
