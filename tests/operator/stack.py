@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,9 +34,11 @@ import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.operator.conftest import load_sample
 from tests.operator.emulator.server import EVENTS, ApiServer
 from tests.operator.kopf_thread import OperatorThread, running_operator
 from tests.support.bank import TEST_SECRET, TEST_TOKENS
+from tests.wallet.stack import WalletClient
 from vellet.common.settings import HttpSettings
 from vellet.common.web import Site, start
 from vellet.operator.handlers import build_registry
@@ -86,6 +89,25 @@ async def running(settings: OperatorSettings) -> AsyncIterator[Runtime]:
         registry=build_registry(rt), settings=kopf_settings, **settings.run_options()
     ):
         yield rt
+
+
+def p2p(payer: WalletClient, payee: WalletClient, amount: str) -> dict[str, Any]:
+    """A P2P Transfer manifest (from the sample) with a unique name."""
+    manifest = load_sample("p2p")
+    manifest["metadata"]["name"] = f"p2p-{uuid.uuid4().hex[:8]}"
+    manifest["spec"] |= {
+        "fromAccount": payer.account_number,
+        "toAccount": payee.account_number,
+        "amount": amount,
+    }
+    return manifest
+
+
+async def available(client: WalletClient) -> str:
+    """The user's available wallet balance, as the public API shows it."""
+    reply = await client.me()
+    assert reply.status == 200, reply
+    return str(reply.body["balance"]["available"])
 
 
 def phase_is(phase: str) -> Callable[[dict[str, Any]], bool]:
@@ -154,6 +176,7 @@ class HoldingWallet:
 
     target: str
     hold: bool = False
+    port: int = 0
     executed: asyncio.Event = field(default_factory=asyncio.Event)
     site: Site | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -166,7 +189,7 @@ class HoldingWallet:
     async def start(self) -> HoldingWallet:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._relay)
-        self.site = await start("holding-wallet", app, HttpSettings(port=0))
+        self.site = await start("holding-wallet", app, HttpSettings(port=self.port))
         return self
 
     async def stop(self) -> None:

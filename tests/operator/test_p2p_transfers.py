@@ -9,19 +9,20 @@ never moves money back.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import aiohttp
 
-from tests.operator.conftest import TRANSFERS, Bank, load_sample, transfers_url
+from tests.operator.conftest import TRANSFERS, Bank, transfers_url
 from tests.operator.emulator.server import ApiServer
 from tests.operator.stack import (
     NAMESPACE,
     TIMER,
+    available,
     condition,
     events_about,
     operator_settings,
+    p2p,
     phase_is,
     reasons,
     requests_to,
@@ -30,27 +31,10 @@ from tests.operator.stack import (
     scraped,
 )
 from tests.support.bank import TEST_TOKENS
-from tests.wallet.stack import RunningWallet, WalletClient, fund, registered
+from tests.wallet.stack import RunningWallet, fund, registered
 from vellet.common import tokens
 
 CREATE_ROUTE = "/internal/v1/transfers"
-
-
-def p2p(payer: WalletClient, payee: WalletClient, amount: str) -> dict[str, Any]:
-    manifest = load_sample("p2p")
-    manifest["metadata"]["name"] = f"p2p-{uuid.uuid4().hex[:8]}"
-    manifest["spec"] |= {
-        "fromAccount": payer.account_number,
-        "toAccount": payee.account_number,
-        "amount": amount,
-    }
-    return manifest
-
-
-async def available(client: WalletClient) -> str:
-    reply = await client.me()
-    assert reply.status == 200, reply
-    return str(reply.body["balance"]["available"])
 
 
 async def wallet_transfer(wallet: RunningWallet, transfer_id: str) -> dict[str, Any]:

@@ -1,0 +1,84 @@
+"""An operator that dies in the middle of a transfer never pays twice.
+
+The widest window: the wallet has executed the transfer, the operator has
+not yet heard the answer, so the Transfer's status says nothing. A relay in
+front of the wallet (``HoldingWallet``) holds the answer back; the operator
+is killed with SIGKILL (``vellet operator run`` as a real process) and a new
+one is started. kopf never recorded the create handler as done, so the new
+operator submits again -- with the same uid as Idempotency-Key, which the
+wallet answers with the transfer it already made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from tests.operator.conftest import TRANSFERS, Bank, transfers_url
+from tests.operator.emulator.server import ApiServer
+from tests.operator.stack import (
+    NAMESPACE,
+    HoldingWallet,
+    OperatorProcess,
+    operator_settings,
+    p2p,
+    phase_is,
+    requests_to,
+    scraped,
+    with_port,
+)
+from tests.wallet.stack import RunningWallet, WalletClient, fund, registered
+from vellet.common.embedded import free_port
+
+
+async def history(client: WalletClient) -> list[dict[str, Any]]:
+    reply = await client.call("GET", "/api/v1/transfers")
+    assert reply.status == 200, reply
+    items: list[dict[str, Any]] = reply.body["items"]
+    return items
+
+
+async def test_an_operator_killed_mid_transfer_and_restarted_moves_the_money_once(
+    api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    assert bank.running is not None
+    alice = await registered(bank.running, wallet, http)
+    bob = await registered(bank.running, wallet, http)
+    await fund(wallet, alice, 50_000)
+    relay = await HoldingWallet(wallet.url, hold=True).start()
+    port = free_port()
+    # Slow enough a wallet call that the operator is surely still waiting when killed.
+    settings = with_port(operator_settings(api, relay.url, bank.url, http_timeout=60), port)
+    manifest = p2p(alice, bob, "75.00")
+    name = manifest["metadata"]["name"]
+    first = await OperatorProcess(settings, api).start()
+    second = OperatorProcess(settings, api)
+    try:
+        await api.post(transfers_url(), json=manifest)
+        async with asyncio.timeout(30):  # the process imports and logs in first
+            await relay.executed.wait()
+        first.kill()
+        assert "phase" not in api.read(TRANSFERS, NAMESPACE, name).get("status", {})
+        assert (await history(bob))[0]["amount"] == "75.00"  # the money did move
+
+        relay.hold = False
+        await second.start()
+        done = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Posted"), timeout=30)
+        await scraped(f"http://127.0.0.1:{port}", "vellet_operator_transfers", 1, phase="Posted")
+    finally:
+        first.kill()
+        exit_code = second.stop()
+        await relay.stop()
+
+    assert exit_code == 0, second.stderr()  # SIGTERM: a clean stop, as in a pod
+    # Submitted twice, executed once: one transfer, one debit, one credit.
+    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 2
+    alice_history, bob_history = await history(alice), await history(bob)
+    p2p_ids = {t["id"] for t in alice_history if t["kind"] == "p2p"}
+    assert p2p_ids == {done["status"]["transferId"]}
+    assert [t["id"] for t in bob_history] == [done["status"]["transferId"]]
+    me = await alice.me()
+    assert me.body["balance"]["available"] == "425.00"
+    assert (await bob.me()).body["balance"]["available"] == "75.00"
