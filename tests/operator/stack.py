@@ -24,21 +24,24 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
 import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.operator.conftest import load_sample
+from tests.operator.conftest import Bank, load_sample
 from tests.operator.emulator.server import EVENTS, ApiServer
 from tests.operator.kopf_thread import OperatorThread, running_operator
 from tests.support.bank import TEST_SECRET, TEST_TOKENS
 from tests.wallet.stack import WalletClient
+from vellet.common import streams
 from vellet.common.settings import HttpSettings
 from vellet.common.web import Site, start
 from vellet.operator.handlers import build_registry
@@ -167,6 +170,46 @@ async def scraped(
 
 def sample(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
+
+
+async def published(redis_url: str) -> bool:
+    """Whether a bank request is on the bank request stream."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        return int(await client.xlen(streams.BANK_REQUESTS)) > 0
+    finally:
+        await client.aclose()
+
+
+async def lose_bank_requests(redis_url: str) -> None:
+    """Redis loses every queued bank request (the consumer group survives)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.xtrim(streams.BANK_REQUESTS, maxlen=0)
+    finally:
+        await client.aclose()
+
+
+async def bank_side(bank: Bank, account: str, transfer_id: str) -> tuple[int, int]:
+    """The bank account's balance (minor units) and its transactions for this transfer."""
+    conn = await asyncpg.connect(bank.database_url)
+    try:
+        balance = await conn.fetchval(
+            "SELECT balance FROM accounts WHERE account_number = $1", account
+        )
+        executed = await conn.fetchval(
+            "SELECT count(*) FROM transactions WHERE transfer_id = $1::uuid", transfer_id
+        )
+        return int(balance), int(executed)
+    finally:
+        await conn.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Poll an async condition (no deadline asserted: the timeout only ends a hung test)."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
 
 
 @dataclass

@@ -10,27 +10,28 @@ then get the money to move.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
-import asyncpg
-import redis.asyncio as aioredis
 
 from tests.operator.conftest import TRANSFERS, Bank, load_sample, transfers_url
 from tests.operator.emulator.server import ApiServer
 from tests.operator.stack import (
     NAMESPACE,
+    bank_side,
     condition,
     events_about,
+    lose_bank_requests,
     operator_settings,
     phase_is,
+    published,
     reasons,
     requests_to,
     running,
+    scraped,
+    until,
 )
 from tests.wallet.stack import RunningWallet, registered
-from vellet.common import streams
 
 
 def deposit(account: str, amount: str, name: str) -> dict[str, Any]:
@@ -47,44 +48,6 @@ def bank_unavailable(obj: dict[str, Any]) -> bool:
     )
 
 
-async def stream_length(redis_url: str) -> int:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        return int(await client.xlen(streams.BANK_REQUESTS))
-    finally:
-        await client.aclose()
-
-
-async def lose_bank_requests(redis_url: str) -> None:
-    """Redis loses every queued bank request (the consumer group survives)."""
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        await client.xtrim(streams.BANK_REQUESTS, maxlen=0)
-    finally:
-        await client.aclose()
-
-
-async def bank_side(bank: Bank, account: str, transfer_id: str) -> tuple[int, int]:
-    """The bank account's balance (minor units) and its transactions for this transfer."""
-    conn = await asyncpg.connect(bank.database_url)
-    try:
-        balance = await conn.fetchval(
-            "SELECT balance FROM accounts WHERE account_number = $1", account
-        )
-        executed = await conn.fetchval(
-            "SELECT count(*) FROM transactions WHERE transfer_id = $1::uuid", transfer_id
-        )
-        return int(balance), int(executed)
-    finally:
-        await conn.close()
-
-
-async def until(check: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.05)
-
-
 async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
@@ -92,13 +55,15 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     alice = await registered(bank.running, wallet, http)
     account = alice.account_number or ""
     name = "top-up"
-    async with running(operator_settings(api, wallet.url, bank.url)):
+    async with running(operator_settings(api, wallet.url, bank.url)) as rt:
         await bank.stop()
         await api.post(transfers_url(), json=deposit(account, "100.00", name))
         queued = await api.wait_for(TRANSFERS, NAMESPACE, name, bank_unavailable)
         # kopf's finalizer is there while the timer follows the Transfer.
         assert queued["metadata"].get("finalizers")
-        await until(lambda: _has_requests(wallet))
+        assert rt.site is not None
+        await scraped(rt.site.url, "vellet_operator_stuck_transfers", 1)
+        await until(lambda: published(wallet.settings.redis_url))
         await lose_bank_requests(bank.redis_url)
         await bank.start()
         done = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Posted"), timeout=20)
@@ -106,6 +71,7 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
         await api.wait_for(
             TRANSFERS, NAMESPACE, name, lambda o: not o["metadata"].get("finalizers")
         )
+        await scraped(rt.site.url, "vellet_operator_stuck_transfers", 0)
 
     transfer_id = done["status"]["transferId"]
     assert queued["status"]["transferId"] == transfer_id
@@ -129,7 +95,3 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     assert ("Warning", "BankUnavailable") in story
     assert ("Normal", "Redriven") in story
     assert story.index(("Warning", "BankUnavailable")) < story.index(("Normal", "Posted"))
-
-
-async def _has_requests(wallet: RunningWallet) -> bool:
-    return await stream_length(wallet.settings.redis_url) > 0
