@@ -163,3 +163,56 @@ def test_statuses_written_by_the_domain_pass_the_crd(crd: Any) -> None:
     assert crd.admit(obj).errors == []
     obj["status"] = domain.after_refusal({}, "same_account", "no", now=T0, generation=1)
     assert crd.admit(obj).errors == []
+
+
+def test_retries_back_off_exponentially_up_to_a_cap() -> None:
+    delays = [domain.retry_delay(n, base=0.5, cap=10) for n in range(7)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert domain.retry_delay(10_000, base=1, cap=300) == 300  # no overflow, ever
+
+
+def test_the_bank_is_asked_less_often_while_it_is_down() -> None:
+    assert domain.probe_delay(0, base=2, cap=16) == 2  # healthy: the normal interval
+    assert [domain.probe_delay(n, base=2, cap=16) for n in (1, 2, 3, 4, 5)] == [2, 4, 8, 16, 16]
+
+
+def test_bank_condition_changes_deserve_events_only_when_they_change() -> None:
+    down = domain.bank_availability({}, False, now=T0, generation=1)
+    up = domain.bank_availability(down, True, now=LATER, generation=1)
+    event = domain.bank_event({}, down)
+    assert event is not None
+    assert event[:2] == ("Warning", "BankUnavailable")
+    assert domain.bank_event(down, down) is None
+    assert domain.bank_event(down, up) == ("Normal", "BankAvailable", "The bank answers again.")
+    assert domain.bank_event({}, domain.bank_availability({}, True, now=T0, generation=1)) is None
+
+
+def test_a_repeated_error_is_not_news() -> None:
+    first = domain.error_event({}, "http_503: down")
+    assert first == ("Warning", "Retrying", "Will retry: http_503: down")
+    assert domain.error_event({"lastError": "http_503: down"}, "http_503: down") is None
+    assert domain.error_event({"lastError": "http_503: down"}, "timeout") is not None
+
+
+def test_a_stuck_transfer_is_re_driven_once_per_threshold() -> None:
+    stuck = transfer("queued", updated_at="2026-01-01T10:00:00.000000Z")
+    assert domain.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=None)
+    recently = LATER - datetime.timedelta(seconds=30)
+    assert not domain.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=recently)
+    long_ago = LATER - datetime.timedelta(seconds=90)
+    assert domain.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=long_ago)
+    fresh = transfer("queued", updated_at="2026-01-01T10:04:30.000000Z")
+    assert not domain.is_redrive_due(fresh, now=LATER, threshold=60, redriven_at=None)
+
+
+def test_a_settled_deposit_clears_a_bank_outage() -> None:
+    queued = domain.after_wallet_answer({}, transfer("queued"), now=T0, generation=1)
+    queued |= domain.bank_availability(queued, False, now=T0, generation=1)
+    posted = domain.after_wallet_answer(queued, transfer("posted"), now=LATER, generation=1)
+    bank = domain.condition(posted, "BankAvailable")
+    assert bank is not None
+    assert (bank["status"], bank["reason"]) == ("True", "BankAnswered")
+    # A P2P transfer never involved the bank: no condition appears.
+    p2p = WalletTransfer(id=ID, kind="p2p", state="posted", amount="1.00", currency="INR")
+    assert domain.condition(domain.after_wallet_answer({}, p2p, now=T0, generation=1),
+                            "BankAvailable") is None  # fmt: skip
