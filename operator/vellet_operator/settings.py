@@ -17,6 +17,7 @@ Two of kopf's known pitfalls are settled here rather than left to defaults:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -141,6 +142,10 @@ class OperatorSettings:
             settings.peering.name = self.peering
             settings.peering.mandatory = True
         settings.posting.reporting_component = "vellet-operator"
+        # The handlers post their own Events on every transition; kopf's own
+        # log lines become Events only when they are warnings or errors, so
+        # `kubectl describe tr` reads as the transfer's story, not kopf's.
+        settings.posting.level = logging.WARNING
         return settings
 
     def run_options(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from vellet.common.errors import ConfigError
@@ -88,6 +90,7 @@ def test_kopf_gets_watch_timeouts_and_standalone_mode() -> None:
     assert kopf_settings.watching.client_timeout == settings.watch.client_timeout
     assert kopf_settings.watching.connect_timeout == settings.watch.connect_timeout
     assert kopf_settings.peering.standalone is True
+    assert kopf_settings.posting.level == logging.WARNING  # kopf's chatter is not an Event
     assert settings.run_options() == {
         "clusterwide": True,
         "namespaces": [],
