@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from vellet.common.errors import ConfigError
 from vellet.operator.handlers import run
 from vellet.operator.runtime import Runtime
 from vellet.operator.settings import OperatorSettings
@@ -33,7 +36,25 @@ def register(sub: Any) -> None:
     ).set_defaults(func=_run)
 
 
+#: Where a pod finds its service account token (kopf's in-cluster login).
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = OperatorSettings.from_env(os.environ)
+    if not _can_log_in(settings, os.environ):
+        raise ConfigError(
+            "no way to reach Kubernetes: not in a pod (no service account token), no "
+            "kubeconfig (KUBECONFIG or ~/.kube/config), and VELLET_OPERATOR_KUBE_API_URL unset"
+        )
     asyncio.run(run(Runtime(settings)))
     return 0
+
+
+def _can_log_in(settings: OperatorSettings, environ: Mapping[str, str]) -> bool:
+    """Whether the login handler will find credentials: checked before kopf starts,
+    so a laptop without a cluster gets one line instead of kopf's tracebacks."""
+    if settings.kube_api_url or SERVICE_ACCOUNT_TOKEN.exists():
+        return True
+    kubeconfig = environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    return any(Path(p).is_file() for p in kubeconfig.split(os.pathsep) if p)

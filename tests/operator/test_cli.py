@@ -1,0 +1,48 @@
+"""``vellet operator run`` refuses, in one readable line, what a user can fix.
+
+(The happy path -- the CLI as a real process logging in through a
+kubeconfig -- is in ``test_restarts.py``.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.bank import TEST_SECRET
+
+
+def run_cli(env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VELLET_", "KUBE"))}
+    return subprocess.run(
+        [sys.executable, "-m", "vellet", "operator", "run"],
+        env=base | {"HOME": str(home)} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_settings_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_cli({}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "vellet: VELLET_WALLET_INTERNAL_URL and VELLET_BANK_URL must be set"
+    ]
+
+
+def test_no_way_to_reach_kubernetes_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {
+        "VELLET_WALLET_INTERNAL_URL": "http://127.0.0.1:1",
+        "VELLET_BANK_URL": "http://127.0.0.1:1",
+        "VELLET_JWT_SECRET": TEST_SECRET,
+        "KUBECONFIG": str(tmp_path / "missing"),
+    }
+    result = run_cli(env, tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("vellet: no way to reach Kubernetes")
+    assert "Traceback" not in result.stderr
