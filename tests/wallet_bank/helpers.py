@@ -8,15 +8,25 @@ databases and lists every way they disagree.
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 
-from tests.support.bank import FAST_STREAMS, TEST_TOKENS
-from tests.wallet.stack import Reply, RunningWallet, WalletClient, start_wallet
-from vellet.common import tokens
+from tests.support.bank import FAST_STREAMS, TEST_TOKENS, admin_token, auth
+from tests.wallet.stack import (
+    Reply,
+    RunningWallet,
+    WalletClient,
+    new_account_number,
+    start_wallet,
+)
+from vellet.common import streams, tokens
 from vellet.wallet import ledger
 from vellet.wallet.settings import BankFlowSettings
 
@@ -144,3 +154,47 @@ def _disagreements(ours: dict[uuid.UUID, Any], theirs: dict[uuid.UUID, Any]) -> 
             problems.append(f"{tid}: the bank moved another amount or account")
     problems += [f"the bank executed {tid}, unknown to the wallet" for tid in theirs.keys() - ours]
     return problems
+
+
+async def open_accounts(bank_url: str, wallet_url: str, http: aiohttp.ClientSession, count: int,
+                        *, balance: str = "1000.00") -> list[WalletClient]:  # fmt: skip
+    """``count`` bank accounts, each signed up in the wallet and logged in."""
+    clients = []
+    for _ in range(count):
+        number = new_account_number()
+        body = {"account_number": number, "name": "Test Holder", "currency": "INR",
+                "email": f"holder{number}@example.test", "balance": balance}  # fmt: skip
+        async with http.post(f"{bank_url}/api/v1/accounts", json=body,
+                             headers=auth(admin_token())) as resp:  # fmt: skip
+            assert resp.status == 201, await resp.text()
+        client = WalletClient(http, wallet_url)
+        assert (await client.signup(number)).status == 201
+        assert (await client.login(number)).status == 200
+        clients.append(client)
+    return clients
+
+
+async def events_per_transfer(redis_url: str) -> Counter[str]:
+    """How many distinct events the notifier's stream carries for each transfer id.
+
+    Distinct by ``event_id``: the event relay delivers at least once (a crash
+    between XADD and COMMIT sends a batch again) and the notifier
+    de-duplicates on ``event_id``; a second *event* would be a second outcome.
+    """
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = await client.xrange(streams.TRANSFER_EVENTS)
+    finally:
+        await client.aclose()
+    events = {json.loads(fields["payload"])["event_id"]: json.loads(fields["payload"])
+              for _, fields in entries}  # fmt: skip
+    return Counter(event["transfer_id"] for event in events.values())
+
+
+async def unfinished(wallet_dsn: str) -> int:
+    conn = await asyncpg.connect(wallet_dsn)
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM transfers WHERE state IN ('pending', 'queued')"))  # fmt: skip
+    finally:
+        await conn.close()
