@@ -38,7 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.operator.conftest import Bank, load_sample
 from tests.operator.emulator.server import EVENTS, ApiServer
-from tests.operator.kopf_thread import OperatorThread, running_operator
+from tests.operator.kopf_thread import running_operator
 from tests.support.bank import TEST_SECRET, TEST_TOKENS
 from tests.wallet.stack import WalletClient
 from vellet.common import streams
@@ -72,14 +72,6 @@ def operator_settings(
     }
     values.update(overrides)
     return OperatorSettings(**values)
-
-
-def thread_for(rt: Runtime) -> OperatorThread:
-    settings = rt.settings.kopf_settings()
-    settings.queueing.exit_timeout = 0.5  # idle per-object workers need not linger
-    return OperatorThread(
-        registry=build_registry(rt), settings=settings, **rt.settings.run_options()
-    )
 
 
 @contextlib.asynccontextmanager

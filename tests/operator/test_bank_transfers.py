@@ -1,11 +1,14 @@
-"""Deposits while the bank is down: Queued, BankAvailable=False, then Posted once.
+"""Deposits and withdrawals: Transfers that wait for the bank.
 
-To prove the operator's re-drive (not the bank's own stream consumer) is what
-finishes the transfer, the test trims the bank request stream while the bank
-is down -- as when Redis loses a message -- and the wallet's own reconcile
-timer is off (``conftest.wallet``), as in a cluster. Only a re-drive through
-the wallet's internal API, made once the bank's health check passes, can
-then get the money to move.
+With the bank up they are posted at once (or voided when the bank says no,
+the reservation released). While the bank is down a deposit goes Queued with
+BankAvailable=False and is posted once when the bank is back. To prove the
+operator's re-drive (not the bank's own stream consumer) is what finishes
+it, that test trims the bank request stream while the bank is down -- as
+when Redis loses a message -- and the wallet's own reconcile timer is off
+(``conftest.wallet``), as in a cluster. Only a re-drive through the wallet's
+internal API, made once the bank's health check passes, can then get the
+money to move.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tests.operator.conftest import TRANSFERS, Bank, load_sample, transfers_url
 from tests.operator.emulator.server import ApiServer
 from tests.operator.stack import (
     NAMESPACE,
+    available,
     bank_side,
     condition,
     events_about,
@@ -31,7 +35,7 @@ from tests.operator.stack import (
     scraped,
     until,
 )
-from tests.wallet.stack import RunningWallet, registered
+from tests.wallet.stack import RunningWallet, fund, registered
 
 
 def deposit(account: str, amount: str, name: str) -> dict[str, Any]:
@@ -95,3 +99,46 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     assert ("Warning", "BankUnavailable") in story
     assert ("Normal", "Redriven") in story
     assert story.index(("Warning", "BankUnavailable")) < story.index(("Normal", "Posted"))
+
+
+async def test_a_deposit_then_a_withdrawal_with_the_bank_up_are_posted_at_once(
+    api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    assert bank.running is not None
+    bob = await registered(bank.running, wallet, http)
+    account = bob.account_number or ""
+    withdrawal = load_sample("withdrawal")
+    withdrawal["spec"] |= {"fromAccount": account, "amount": "250"}
+    async with running(operator_settings(api, wallet.url, bank.url)):
+        await api.post(transfers_url(), json=deposit(account, "300.00", "top-up"))
+        await api.wait_for(TRANSFERS, NAMESPACE, "top-up", phase_is("Posted"))
+        await api.post(transfers_url(), json=withdrawal)
+        name = withdrawal["metadata"]["name"]
+        done = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Posted"))
+    assert done["status"]["attempts"] == 1
+    assert await available(bob) == "50.00"
+    # The bank account: 1000.00 - 300.00 + 250.00, the withdrawal executed once.
+    assert await bank_side(bank, account, done["status"]["transferId"]) == (95_000, 1)
+
+
+async def test_a_withdrawal_the_bank_refuses_is_voided_and_releases_the_money(
+    api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    assert bank.running is not None
+    bob = await registered(bank.running, wallet, http)
+    # Credited in the wallet's ledger only: the bank's settlement account holds
+    # nothing to pay the withdrawal out of, so the bank refuses it.
+    await fund(wallet, bob, 30_000)
+    withdrawal = load_sample("withdrawal")
+    withdrawal["spec"] |= {"fromAccount": bob.account_number, "amount": "250"}
+    name = withdrawal["metadata"]["name"]
+    async with running(operator_settings(api, wallet.url, bank.url)):
+        await api.post(transfers_url(), json=withdrawal)
+        voided = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Voided"))
+        await api.until(lambda: "Voided" in reasons(api, name) or None)
+    assert voided["status"]["message"].startswith("The bank refused the transfer; nothing moved.")
+    ready = condition(voided, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Voided")
+    assert [e["type"] for e in events_about(api, name) if e["reason"] == "Voided"] == ["Warning"]
+    assert await available(bob) == "300.00"  # the reservation was released
+    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 1
