@@ -23,6 +23,7 @@ from typing import Any
 
 import kopf
 
+from vellet.common.errors import ConfigError
 from vellet.operator import domain, reconcile, sweep
 from vellet.operator.reconcile import Step
 from vellet.operator.runtime import Runtime
@@ -58,7 +59,11 @@ def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     async def startup(**_: Any) -> None:
-        await rt.open()
+        try:
+            await rt.open()  # already open when started by run()
+        except ConfigError as err:
+            # Permanent: kopf would otherwise retry a busy port for ever.
+            raise kopf.PermanentError(err.detail) from None
         if settings.sweep_api_transfers:
             rt.spawn("vellet-operator-sweep", lambda: sweep.sweep_forever(rt))
         log.info(
@@ -130,4 +135,11 @@ async def run(rt: Runtime, **overrides: Any) -> None:
         **rt.settings.run_options(),
     }
     options.update(overrides)
-    await kopf.operator(**options)
+    # Opened here, before kopf starts, so a busy metrics port is one readable
+    # line (ConfigError) rather than kopf's failed-activity tracebacks. Same
+    # loop as kopf's, and not one of the tasks kopf would cancel on exit.
+    await rt.open()
+    try:
+        await kopf.operator(**options)
+    finally:
+        await rt.close()

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from vellet.common import metrics as common_metrics
+from vellet.common.errors import ConfigError
 from vellet.common.web import Site, new_app, start
 from vellet.operator import domain
 from vellet.operator.metrics import OperatorMetrics, count_phases
@@ -144,6 +145,9 @@ class Runtime:
         return self._probe
 
     async def open(self) -> None:
+        """Open the clients and the metrics server (once; opening again is a no-op)."""
+        if self.site is not None:
+            return
         settings = self.settings
         self._session = aiohttp.ClientSession()
         self._wallet = WalletClient(
@@ -155,7 +159,12 @@ class Runtime:
             base=settings.timer_interval,
             cap=settings.timer_interval * PROBE_CAP_INTERVALS,
         )
-        self.site = await start("operator", self.app, settings.http)
+        try:
+            self.site = await start("operator", self.app, settings.http)
+        except OSError as err:
+            await self.close()
+            where = f"{settings.http.host}:{settings.http.port}"
+            raise ConfigError(f"cannot serve metrics on {where}: {err.strerror or err}") from None
 
     def spawn(self, name: str, work: Callable[[], Any]) -> None:
         """Run ``work()`` (a coroutine function) in the background until ``close()``."""

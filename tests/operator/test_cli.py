@@ -7,6 +7,7 @@ kubeconfig -- is in ``test_restarts.py``.)
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -45,4 +46,28 @@ def test_no_way_to_reach_kubernetes_is_one_line_and_exit_2(tmp_path: Path) -> No
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("vellet: no way to reach Kubernetes")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_busy_metrics_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        "clusters: [{name: x, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+        "users: [{name: x, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: x, user: x}}]\n"
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {
+            "VELLET_WALLET_INTERNAL_URL": "http://127.0.0.1:1",
+            "VELLET_BANK_URL": "http://127.0.0.1:1",
+            "VELLET_JWT_SECRET": TEST_SECRET,
+            "VELLET_OPERATOR_PORT": str(busy.getsockname()[1]),
+            "KUBECONFIG": str(kubeconfig),
+        }
+        result = run_cli(env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("vellet: cannot serve metrics on ")
     assert "Traceback" not in result.stderr
