@@ -1,8 +1,8 @@
-"""Helpers for deposit/withdrawal tests: wallets with fast flows, and the books.
+"""Helpers for deposit/withdrawal tests: wallets with fast flows, users, evidence.
 
-:func:`compare_books` is the exactly-once check every test ends with: it
-reads the wallet's ledger and the bank's tables straight from their
-databases and lists every way they disagree.
+The exactly-once verdict every test ends with is
+:func:`vellet.bench.books.compare_books` (re-exported here), the same check
+``vellet bench drill`` prints.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import dataclasses
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -26,8 +25,8 @@ from tests.wallet.stack import (
     new_account_number,
     start_wallet,
 )
+from vellet.bench.books import compare_books
 from vellet.common import streams, tokens
-from vellet.wallet import ledger
 from vellet.wallet.settings import BankFlowSettings
 
 #: Short timeouts and thresholds: an outage is noticed and repaired in seconds.
@@ -69,91 +68,6 @@ async def move(client: WalletClient, kind: str, amount: str, *, key: str | None 
         json={"kind": kind, "amount": amount, "currency": currency},
         headers={"Idempotency-Key": key or uuid.uuid4().hex},
     )  # fmt: skip
-
-
-@dataclass
-class Books:
-    """What the wallet and the bank recorded, and every way they disagree."""
-
-    wallet_settlement: int = 0
-    bank_settlement: int = 0
-    by_state: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-async def compare_books(wallet_dsn: str, bank_dsn: str, currency: str = "INR") -> Books:
-    books = Books()
-    wallet = await asyncpg.connect(wallet_dsn)
-    bank = await asyncpg.connect(bank_dsn)
-    try:
-        invariants = await ledger.check_invariants(wallet)
-        books.problems += [f"wallet invariant {k}={v}" for k, v in invariants.violations().items()]
-        books.problems += [f"bank audit: {line}" for line in await _bank_audit(bank)]
-        books.wallet_settlement = -int(
-            await wallet.fetchval(
-                "SELECT coalesce(sum(balance), 0) FROM ledger_accounts "
-                "WHERE system_code = 'bank_settlement' AND currency = $1",
-                currency,
-            )
-        )
-        books.bank_settlement = int(
-            await bank.fetchval(
-                "SELECT coalesce(sum(balance), 0) FROM settlement WHERE currency = $1", currency
-            )
-        )
-        if books.wallet_settlement != books.bank_settlement:
-            books.problems.append(
-                f"settlement: wallet {books.wallet_settlement} != bank {books.bank_settlement}"
-            )
-        ours = {
-            r["id"]: r
-            for r in await wallet.fetch(
-                "SELECT id, kind, state, amount, from_account FROM transfers "
-                "WHERE kind IN ('deposit', 'withdrawal')"
-            )
-        }
-        theirs = {
-            r["transfer_id"]: r
-            for r in await bank.fetch(
-                "SELECT transfer_id, direction, amount, status, account_number FROM transactions"
-            )
-        }
-        for row in ours.values():
-            books.by_state[row["state"]] = books.by_state.get(row["state"], 0) + 1
-        books.problems += _disagreements(ours, theirs)
-    finally:
-        await wallet.close()
-        await bank.close()
-    return books
-
-
-async def _bank_audit(bank: asyncpg.Connection) -> list[str]:
-    from vellet.bank.store import AUDIT_SQL
-
-    rows = await bank.fetch(AUDIT_SQL)
-    return [f"{r['what']}: expected {r['expected']}, found {r['actual']}" for r in rows]
-
-
-def _disagreements(ours: dict[uuid.UUID, Any], theirs: dict[uuid.UUID, Any]) -> list[str]:
-    problems = []
-    for tid, row in ours.items():
-        bank_row = theirs.get(tid)
-        if row["state"] in ("pending", "queued"):
-            problems.append(f"{tid} still {row['state']}")
-        elif bank_row is None:
-            problems.append(f"{tid} is {row['state']} but the bank never saw it")
-        elif (row["state"] == "posted") != (bank_row["status"] == "succeeded"):
-            problems.append(f"{tid} is {row['state']} but the bank says {bank_row['status']}")
-        elif (
-            bank_row["amount"] != row["amount"] or bank_row["account_number"] != row["from_account"]
-        ):
-            problems.append(f"{tid}: the bank moved another amount or account")
-    problems += [f"the bank executed {tid}, unknown to the wallet" for tid in theirs.keys() - ours]
-    return problems
 
 
 async def open_accounts(bank_url: str, wallet_url: str, http: aiohttp.ClientSession, count: int,
@@ -198,3 +112,9 @@ async def unfinished(wallet_dsn: str) -> int:
             "SELECT count(*) FROM transfers WHERE state IN ('pending', 'queued')"))  # fmt: skip
     finally:
         await conn.close()
+
+
+__all__ = [
+    "FAST_FLOWS", "compare_books", "events_per_transfer", "internal_headers", "internal_token",
+    "move", "open_accounts", "start_flow_wallet", "unfinished",
+]  # fmt: skip

@@ -22,6 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -111,7 +112,7 @@ class LossyProxy:
     sent_bytes: int = 0
     dropped_bytes: int = 0
     _server: asyncio.Server | None = field(default=None, repr=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _pumps: set[asyncio.Future[Any]] = field(default_factory=set, repr=False)
 
     @property
     def url(self) -> str:
@@ -125,33 +126,35 @@ class LossyProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
+        for pump in list(self._pumps):
+            pump.cancel()
+        for pump in list(self._pumps):
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await pump
+        if self._server is not None:
+            await self._server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         try:
             up_reader, up_writer = await asyncio.open_connection(self.target_host,
                                                                  self.target_port)  # fmt: skip
         except OSError:
             writer.close()
-            self._tasks.discard(task)
             return
+        # The two directions run in a task of our own, so stop() can cancel
+        # them while this handler (owned by asyncio's server) ends normally.
+        pump = asyncio.ensure_future(asyncio.gather(
+            self._pump(reader, up_writer, upstream=True),
+            self._pump(up_reader, writer, upstream=False),
+        ))  # fmt: skip
+        self._pumps.add(pump)
         try:
-            await asyncio.gather(
-                self._pump(reader, up_writer, upstream=True),
-                self._pump(up_reader, writer, upstream=False),
-            )
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
         finally:
+            self._pumps.discard(pump)
             for w in (writer, up_writer):
                 w.close()
-            self._tasks.discard(task)
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *,
                     upstream: bool) -> None:  # fmt: skip
