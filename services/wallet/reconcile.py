@@ -28,7 +28,6 @@ bank's health, re-drive) and the wallet's timer is switched off with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -86,8 +85,7 @@ class ReconcileTimer:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.sleep(self._interval)
+            await asyncio.sleep(self._interval)
             try:
                 report = await self._run_once()
             except (OSError, RedisError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
