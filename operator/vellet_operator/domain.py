@@ -17,9 +17,7 @@ Phases (the CRD's enum) follow the wallet's transfer states:
     (refused)      Failed     yes     True,  reason Failed -- the wallet said
                                       no (e.g. insufficient funds): nothing moved
 
-Retries back off exponentially (``retry_delay``) and bank health checks do
-too (``probe_delay``): a wallet or bank that is down is asked less and less
-often, never hammered.
+When to ask again is decided in ``backoff``.
 
 Conditions follow Kubernetes conventions: one per type, ``lastTransitionTime``
 changes only when ``status`` does.
@@ -292,16 +290,6 @@ def transition_event(old_phase: str | None, new_phase: str) -> tuple[str, str, s
     return kind, new_phase, _MESSAGES[new_phase]
 
 
-def retry_delay(retry: int, *, base: float, cap: float) -> float:
-    """Seconds before retry number ``retry`` (0 = the first): doubling from ``base`` to ``cap``."""
-    return float(min(cap, base * 2 ** min(max(retry, 0), 16)))
-
-
-def probe_delay(failures: int, *, base: float, cap: float) -> float:
-    """Seconds until the bank is asked again: ``base`` while it answers, then doubling."""
-    return retry_delay(failures - 1, base=base, cap=cap) if failures > 0 else base
-
-
 def bank_event(
     previous: Mapping[str, Any], current: Mapping[str, Any]
 ) -> tuple[str, str, str] | None:
@@ -329,20 +317,3 @@ def after_redrive(
     """The status once a stuck transfer was handed to the bank queue again."""
     message = f"Re-driven to the bank after being stuck in the queue (attempt {attempts})."
     return {"attempts": attempts, "message": message, "transferId": transfer_id}
-
-
-def is_redrive_due(
-    transfer: WalletTransfer,
-    *,
-    now: datetime.datetime,
-    threshold: float,
-    redriven_at: datetime.datetime | None,
-) -> bool:
-    """Stuck, and not re-driven within the last ``threshold`` seconds either.
-
-    The second half keeps one transfer from being re-driven on every tick
-    while the bank works through its queue.
-    """
-    if not is_stuck(transfer, now=now, threshold=threshold):
-        return False
-    return redriven_at is None or (now - redriven_at).total_seconds() >= threshold

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vellet.operator import domain
+from vellet.operator import backoff, domain
 from vellet.operator.runtime import Runtime
 from vellet.operator.wallet_client import WalletRefused, WalletUnavailable
 
@@ -82,7 +82,7 @@ async def submit(
         )
         delay = err.retry_after
         if delay is None:
-            delay = domain.retry_delay(retry, base=rt.settings.timer_interval, cap=RETRY_CAP)
+            delay = backoff.retry_delay(retry, base=rt.settings.timer_interval, cap=RETRY_CAP)
         event = domain.error_event(status, err.reason)
         return Step(new, [event] if event else [], "retry", retry_after=delay)
     new = domain.after_wallet_answer(status, transfer, now=_now(), generation=generation)
@@ -108,7 +108,7 @@ async def follow(rt: Runtime, *, status: Mapping[str, Any], generation: int) -> 
         healthy = await rt.probe.healthy()
         new |= domain.bank_availability(new, healthy, now=now, generation=generation)
         stuck = domain.is_stuck(transfer, now=now, threshold=rt.settings.stuck_after)
-        due = domain.is_redrive_due(
+        due = backoff.is_redrive_due(
             transfer,
             now=now,
             threshold=rt.settings.stuck_after,

@@ -26,7 +26,7 @@ import aiohttp
 from vellet.common import metrics as common_metrics
 from vellet.common.errors import ConfigError
 from vellet.common.web import Site, new_app, start
-from vellet.operator import domain
+from vellet.operator import backoff, domain
 from vellet.operator.metrics import OperatorMetrics, count_phases
 from vellet.operator.settings import OperatorSettings
 from vellet.operator.wallet_client import BankHealth, WalletClient
@@ -61,7 +61,7 @@ class BankProbe:
             self.checks += 1
             self._last = await self._health.healthy()
             self._failures = 0 if self._last else self._failures + 1
-            delay = domain.probe_delay(self._failures, base=self._base, cap=self._cap)
+            delay = backoff.probe_delay(self._failures, base=self._base, cap=self._cap)
             self._next = self._clock() + delay
             return self._last
 

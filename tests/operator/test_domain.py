@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.operator.conftest import load_sample
-from vellet.operator import domain
+from vellet.operator import backoff, domain
 from vellet.operator.domain import WalletTransfer
 
 T0 = datetime.datetime(2026, 1, 1, 10, 0, 0, tzinfo=datetime.UTC)
@@ -166,14 +166,14 @@ def test_statuses_written_by_the_domain_pass_the_crd(crd: Any) -> None:
 
 
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:
-    delays = [domain.retry_delay(n, base=0.5, cap=10) for n in range(7)]
+    delays = [backoff.retry_delay(n, base=0.5, cap=10) for n in range(7)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    assert domain.retry_delay(10_000, base=1, cap=300) == 300  # no overflow, ever
+    assert backoff.retry_delay(10_000, base=1, cap=300) == 300  # no overflow, ever
 
 
 def test_the_bank_is_asked_less_often_while_it_is_down() -> None:
-    assert domain.probe_delay(0, base=2, cap=16) == 2  # healthy: the normal interval
-    assert [domain.probe_delay(n, base=2, cap=16) for n in (1, 2, 3, 4, 5)] == [2, 4, 8, 16, 16]
+    assert backoff.probe_delay(0, base=2, cap=16) == 2  # healthy: the normal interval
+    assert [backoff.probe_delay(n, base=2, cap=16) for n in (1, 2, 3, 4, 5)] == [2, 4, 8, 16, 16]
 
 
 def test_bank_condition_changes_deserve_events_only_when_they_change() -> None:
@@ -196,13 +196,13 @@ def test_a_repeated_error_is_not_news() -> None:
 
 def test_a_stuck_transfer_is_re_driven_once_per_threshold() -> None:
     stuck = transfer("queued", updated_at="2026-01-01T10:00:00.000000Z")
-    assert domain.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=None)
+    assert backoff.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=None)
     recently = LATER - datetime.timedelta(seconds=30)
-    assert not domain.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=recently)
+    assert not backoff.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=recently)
     long_ago = LATER - datetime.timedelta(seconds=90)
-    assert domain.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=long_ago)
+    assert backoff.is_redrive_due(stuck, now=LATER, threshold=60, redriven_at=long_ago)
     fresh = transfer("queued", updated_at="2026-01-01T10:04:30.000000Z")
-    assert not domain.is_redrive_due(fresh, now=LATER, threshold=60, redriven_at=None)
+    assert not backoff.is_redrive_due(fresh, now=LATER, threshold=60, redriven_at=None)
 
 
 def test_a_settled_deposit_clears_a_bank_outage() -> None:
