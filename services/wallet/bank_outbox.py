@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from vellet.common import streams
 from vellet.common.db import Pool
-from vellet.wallet import twophase
+from vellet.wallet import twophase_queue
 from vellet.wallet.flow_metrics import FlowMetrics
 from vellet.wallet.flows import UNFINISHED, bank_request
 
@@ -65,14 +65,14 @@ class BankRequestRelay:
 
     async def publish_batch(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await twophase.claim_due_requests(conn, BATCH)
+            rows = await twophase_queue.claim_due_requests(conn, BATCH)
             if not rows:
                 return 0
             live = [r for r in rows if r["state"] in UNFINISHED]
             payloads = [_request(r) for r in live]
             if payloads:
                 await streams.publish_many(self._redis, streams.BANK_REQUESTS, payloads)
-            await twophase.published(conn, [r["transfer_id"] for r in rows])
+            await twophase_queue.published(conn, [r["transfer_id"] for r in rows])
         self._metrics.requests_published.inc(len(payloads))
         return len(rows)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vellet.common.db import Pool
-from vellet.wallet import domain, flows, twophase
+from vellet.wallet import domain, flows, twophase, twophase_queue
 from vellet.wallet.bank_client import BankNoAnswer, BankTransfers
 from vellet.wallet.bank_outbox import BankRequestRelay
 from vellet.wallet.breaker import Breaker
@@ -90,7 +90,7 @@ class BankFlow:
             self.relay.wake()
         stored = await twophase.stored_answer(self.pool, tid)
         if stored is None:  # the key expired meanwhile (a retention of hours): say what is
-            current = await twophase.transfer(self.pool, tid)
+            current = await twophase_queue.transfer(self.pool, tid)
             assert current is not None
             state = current["state"]
             return FlowAnswer(state, flows.response_status(state),
@@ -128,7 +128,7 @@ class BankFlow:
 
     async def redrive(self, transfer_id: uuid.UUID) -> bool:
         """Re-publish an unfinished transfer's request now (idempotent)."""
-        found = await twophase.redrive(self.pool, transfer_id)
+        found = await twophase_queue.redrive(self.pool, transfer_id)
         if found:
             self.metrics.redriven.inc()
             self.relay.wake()

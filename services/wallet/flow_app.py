@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from vellet.common import metrics, streams
-from vellet.wallet import twophase
+from vellet.wallet import twophase_queue
 from vellet.wallet.bank_client import BankTransfers
 from vellet.wallet.bank_outbox import BankRequestRelay
 from vellet.wallet.bank_stream import result_consumer
@@ -105,9 +105,9 @@ def _add_refreshers(app: web.Application, flow: BankFlow) -> None:
         for kind in ("deposit", "withdrawal"):
             for state in ("pending", "queued"):
                 fm.unfinished.labels(kind, state).set(0)
-        for row in await twophase.unfinished_counts(flow.pool):
+        for row in await twophase_queue.unfinished_counts(flow.pool):
             fm.unfinished.labels(row["kind"], row["state"]).set(row["n"])
-        fm.request_backlog.set(await twophase.backlog(flow.pool))
+        fm.request_backlog.set(await twophase_queue.backlog(flow.pool))
         fm.show_breaker(flow.breaker)
 
     metrics.add_refresher(app, depth)

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from vellet.common import tokens
 from vellet.common.errors import NotFound
 from vellet.common.problems import json_body
-from vellet.wallet import domain, flows, store, transfer_service, twophase
+from vellet.wallet import domain, flows, store, transfer_service, twophase_queue
 from vellet.wallet.state import FLOW, POOL, SETTINGS
 
 log = logging.getLogger("vellet.wallet.internal")
@@ -74,14 +74,14 @@ async def list_stuck(request: web.Request) -> web.Response:
     state = flows.parse_stuck_state(request.query.get("state"))
     older_than = flows.parse_older_than(request.query.get("older_than"))
     limit = flows.parse_list_limit(request.query.get("limit"))
-    rows = await twophase.list_stuck(request.app[POOL], state, older_than, limit)
+    rows = await twophase_queue.list_stuck(request.app[POOL], state, older_than, limit)
     return web.json_response({"items": [domain.transfer_json(r) for r in rows]})
 
 
 @routes.get("/internal/v1/transfers/{transfer_id}")
 async def get_transfer(request: web.Request) -> web.Response:
     _authorise(request)
-    row = await twophase.transfer(request.app[POOL], _transfer_id(request))
+    row = await twophase_queue.transfer(request.app[POOL], _transfer_id(request))
     if row is None:
         raise NotFound("no such transfer", code="transfer_not_found")
     return web.json_response(domain.transfer_json(row))
@@ -97,7 +97,7 @@ async def redrive(request: web.Request) -> web.Response:
             await flow.relay.drain()
         except (RedisError, OSError, asyncpg.PostgresError) as err:
             log.warning("re-drive of %s stays in the outbox for now: %s", ident, type(err).__name__)
-    row = await twophase.transfer(request.app[POOL], ident)
+    row = await twophase_queue.transfer(request.app[POOL], ident)
     if row is None:
         raise NotFound("no such transfer", code="transfer_not_found")
     return web.json_response(domain.transfer_json(row))

@@ -36,7 +36,7 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from vellet.common.db import Pool
-from vellet.wallet import twophase
+from vellet.wallet import twophase_queue
 
 log = logging.getLogger("vellet.wallet.reconcile")
 
@@ -64,12 +64,12 @@ class ReconcileReport:
 async def reconcile(pool: Pool, bank_ready: Callable[[], Awaitable[bool]],
                     stuck_after: float, *, limit: int = 1000) -> ReconcileReport:  # fmt: skip
     """Find stuck transfers; re-drive them if the bank is ready. Returns what it did."""
-    stuck = await twophase.count_stuck(pool, stuck_after)
+    stuck = await twophase_queue.count_stuck(pool, stuck_after)
     if stuck == 0:
         return ReconcileReport(0, None, 0)
     if not await bank_ready():
         return ReconcileReport(stuck, False, 0)
-    ids = await twophase.redrive_stuck(pool, stuck_after, limit)
+    ids = await twophase_queue.redrive_stuck(pool, stuck_after, limit)
     if ids is None:
         return ReconcileReport(stuck, True, 0, busy=True)
     return ReconcileReport(stuck, True, len(ids))

@@ -1,6 +1,7 @@
 """SQL of two-phase transfers: reserve, then post or void, exactly once.
 
-SQL only, one transaction per function (like ``store`` and ``ledger``).
+SQL only, one transaction per function (like ``store`` and ``ledger``); the
+request outbox and stuck-transfer queries are next door in ``twophase_queue``.
 
 Exactly once: every state change is a conditional UPDATE from ``pending``
 or ``queued``, so a result applied twice (the direct answer and the stream
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import asyncpg
 
@@ -39,7 +40,7 @@ COLUMNS: Final = (
     "id, kind, state, amount, currency, from_account, to_account, note, failure_reason, "
     "created_at, updated_at"
 )
-_UNFINISHED_SQL: Final = "('pending', 'queued')"
+UNFINISHED_SQL: Final = "('pending', 'queued')"
 # Statements built from the constants above (never from input).
 _INSERT_SQL: Final = (
     "INSERT INTO transfers (id, kind, state, amount, currency, debit_account_id, "  # noqa: S608
@@ -50,18 +51,6 @@ _QUEUE_SQL: Final = (
     "UPDATE transfers SET state = 'queued', updated_at = now(), attempted_at = now() "  # noqa: S608
     f"WHERE id = $1 AND state = 'pending' RETURNING {COLUMNS}"
 )
-_PUBLISHED_SQL: Final = (
-    "UPDATE transfers SET attempts = attempts + 1, attempted_at = now(), state = 'queued', "  # noqa: S608
-    "updated_at = CASE state WHEN 'pending' THEN now() ELSE updated_at END "
-    f"WHERE id = ANY($1::uuid[]) AND state IN {_UNFINISHED_SQL} RETURNING {COLUMNS}"
-)
-_REDRIVE_SQL: Final = (
-    "INSERT INTO bank_outbox (transfer_id) SELECT id FROM transfers "  # noqa: S608
-    f"WHERE id = $1 AND state IN {_UNFINISHED_SQL} "
-    "ON CONFLICT (transfer_id) DO UPDATE SET due_at = now() RETURNING 1"
-)
-# Only one reconciler claims stuck transfers at a time, whichever replica runs it.
-_RECONCILE_LOCK: Final = 0x7E11E7_02
 
 
 async def retrying(work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
@@ -186,7 +175,7 @@ async def stored_answer(pool: Pool, transfer_id: uuid.UUID) -> tuple[int, str] |
     return None if row is None else (row["response_status"], row["body"])
 
 
-async def _settle_keys(conn: Conn, rows: list[asyncpg.Record]) -> None:
+async def settle_keys(conn: Conn, rows: list[asyncpg.Record]) -> None:
     """Store each transfer's answer under the key still in flight for it, if any."""
     if not rows:
         return
@@ -213,7 +202,7 @@ async def mark_queued(pool: Pool, transfer_id: uuid.UUID) -> None:
             transfer_id,
         )
         if row is not None:
-            await _settle_keys(conn, [row])
+            await settle_keys(conn, [row])
 
 
 @dataclass(frozen=True)
@@ -238,7 +227,7 @@ _FINISH_SQL: Final = f"""
 UPDATE transfers SET
     state = CASE WHEN $2 THEN 'posted' WHEN kind = 'withdrawal' THEN 'voided' ELSE 'failed' END,
     failure_reason = $3, bank_txn_id = $4, updated_at = now(), finished_at = now()
-WHERE id = $1 AND state IN {_UNFINISHED_SQL} AND kind IN ('deposit', 'withdrawal')
+WHERE id = $1 AND state IN {UNFINISHED_SQL} AND kind IN ('deposit', 'withdrawal')
   AND ($5::bigint IS NULL OR amount = $5) AND ($6::text IS NULL OR currency = $6)
   AND ($7::text IS NULL OR from_account = $7)
   AND ($8::text IS NULL OR kind = CASE $8 WHEN 'to_wallet' THEN 'deposit' ELSE 'withdrawal' END)
@@ -295,7 +284,7 @@ async def _apply_once(pool: Pool, result: BankResult) -> Applied | None:
             "VALUES ($1, $2, $3, $4::jsonb)",
             uuid.uuid4(), tid, row["state"], json.dumps({"owner": available}),
         )  # fmt: skip
-        await _settle_keys(conn, [row])
+        await settle_keys(conn, [row])
         if posted:  # the shared hot row, last
             await conn.execute(
                 "UPDATE ledger_accounts SET balance = balance + $2, updated_at = now() "
@@ -312,117 +301,3 @@ async def _explain_no_change(conn: Conn, transfer_id: uuid.UUID) -> None:
     if state in ("pending", "queued"):
         raise ResultMismatch(f"the bank's outcome does not describe transfer {transfer_id}")
     # Already final: this outcome was applied before (a duplicate). Nothing to do.
-
-
-# --- the bank request outbox -------------------------------------------------------
-
-
-async def claim_due_requests(conn: Conn, limit: int) -> list[asyncpg.Record]:
-    """Due bank requests, locked for this transaction (other relays skip them)."""
-    return list(
-        await conn.fetch(
-            "SELECT b.transfer_id, t.kind, t.state, t.amount, t.currency, t.from_account "
-            "FROM bank_outbox b JOIN transfers t ON t.id = b.transfer_id "
-            "WHERE b.due_at <= now() ORDER BY b.due_at LIMIT $1 FOR UPDATE OF b SKIP LOCKED",
-            limit,
-        )
-    )
-
-
-async def published(conn: Conn, ids: list[uuid.UUID]) -> None:
-    """The requests are on the stream: forget the rows, mark the transfers queued."""
-    await conn.execute("DELETE FROM bank_outbox WHERE transfer_id = ANY($1::uuid[])", ids)
-    rows = await conn.fetch(
-        _PUBLISHED_SQL,
-        ids,
-    )
-    await _settle_keys(conn, list(rows))
-
-
-async def backlog(pool: Pool) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM bank_outbox"))
-
-
-# --- stuck transfers -----------------------------------------------------------------
-
-
-async def redrive(pool: Pool, transfer_id: uuid.UUID) -> bool:
-    """Make an unfinished transfer's request due now; False if it is final (or unknown)."""
-    async with pool.acquire() as conn, conn.transaction():
-        found = await conn.fetchval(
-            _REDRIVE_SQL,
-            transfer_id,
-        )
-        if found:
-            await conn.execute("UPDATE transfers SET attempted_at = now() WHERE id = $1",
-                               transfer_id)  # fmt: skip
-        return bool(found)
-
-
-async def count_stuck(pool: Pool, older_than: float) -> int:
-    return int(
-        await pool.fetchval(
-            f"SELECT count(*) FROM transfers WHERE state IN {_UNFINISHED_SQL} "  # noqa: S608
-            "AND attempted_at < now() - make_interval(secs => $1)",
-            older_than,
-        )
-    )
-
-
-async def redrive_stuck(pool: Pool, older_than: float, limit: int) -> list[uuid.UUID] | None:
-    """Re-drive up to ``limit`` transfers unattempted for ``older_than`` seconds.
-
-    None when another replica's reconciler holds the lock right now.
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RECONCILE_LOCK):
-            return None
-        ids = [
-            r["id"]
-            for r in await conn.fetch(
-                f"SELECT id FROM transfers WHERE state IN {_UNFINISHED_SQL} "  # noqa: S608
-                "AND attempted_at < now() - make_interval(secs => $1) "
-                "ORDER BY attempted_at LIMIT $2",
-                older_than,
-                limit,
-            )
-        ]
-        if ids:
-            await conn.execute(
-                "INSERT INTO bank_outbox (transfer_id) SELECT unnest($1::uuid[]) "
-                "ON CONFLICT (transfer_id) DO UPDATE SET due_at = now()",
-                ids,
-            )
-            await conn.execute(
-                "UPDATE transfers SET attempted_at = now() WHERE id = ANY($1::uuid[])", ids
-            )
-        return ids
-
-
-async def list_stuck(pool: Pool, state: str, older_than: float, limit: int) -> list[Any]:
-    return list(
-        await pool.fetch(
-            f"SELECT {COLUMNS} FROM transfers WHERE state = $1 "  # noqa: S608
-            "AND attempted_at < now() - make_interval(secs => $2) "
-            "ORDER BY attempted_at LIMIT $3",
-            state,
-            older_than,
-            limit,
-        )
-    )
-
-
-async def transfer(pool: Pool, transfer_id: uuid.UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(
-        f"SELECT {COLUMNS} FROM transfers WHERE id = $1",  # noqa: S608 - constant
-        transfer_id,
-    )
-
-
-async def unfinished_counts(pool: Pool) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            f"SELECT kind, state, count(*) AS n FROM transfers "  # noqa: S608
-            f"WHERE state IN {_UNFINISHED_SQL} GROUP BY kind, state"
-        )
-    )
