@@ -11,4 +11,11 @@ rules and rendering), ``sessions``, ``passwords``, ``ratelimit``,
 itself is the ``wallet_p2p`` function of migration 0002, and
 ``ledger.INVARIANT_SQL`` is the one query that proves the books balance).
 Events leave through a transactional outbox (``outbox``).
+
+Deposits and withdrawals are two-phase transfers with the bank
+(``bankflow``: direct call behind a circuit breaker, else the request
+stream; ``twophase``/``twophase_queue`` SQL; ``bank_outbox`` relay,
+``bank_stream`` result consumer, ``reconcile`` for stuck transfers; wired
+by ``flow_app``). ``internal_handlers`` serve ``/internal/v1`` to services
+holding a service token; an ingress must never route ``/internal``.
 """

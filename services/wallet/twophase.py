@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from vellet.wallet.flows import BankResult, BankTransferRequest, response_status
 from vellet.wallet.store import SETTLEMENT
 
 T = TypeVar("T")
+log = logging.getLogger("vellet.wallet.twophase")
 
 COLUMNS: Final = (
     "id, kind, state, amount, currency, from_account, to_account, note, failure_reason, "
@@ -250,7 +252,7 @@ async def _apply_once(pool: Pool, result: BankResult) -> Applied | None:
             result.amount, result.currency, result.account_number, result.direction,
         )  # fmt: skip
         if row is None:
-            await _explain_no_change(conn, tid)
+            await _explain_no_change(conn, result)
             return None
         posted, amount = row["state"] == "posted", row["amount"]
         withdrawal = row["kind"] == "withdrawal"
@@ -294,10 +296,16 @@ async def _apply_once(pool: Pool, result: BankResult) -> Applied | None:
         return Applied(row["kind"], row["state"], float(row["age"]))
 
 
-async def _explain_no_change(conn: Conn, transfer_id: uuid.UUID) -> None:
-    state = await conn.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id)
-    if state is None:
-        raise UnknownTransfer(f"no transfer {transfer_id}")
-    if state in ("pending", "queued"):
-        raise ResultMismatch(f"the bank's outcome does not describe transfer {transfer_id}")
-    # Already final: this outcome was applied before (a duplicate). Nothing to do.
+async def _explain_no_change(conn: Conn, result: BankResult) -> None:
+    row = await conn.fetchrow("SELECT kind, state FROM transfers WHERE id = $1",
+                              result.transfer_id)  # fmt: skip
+    if row is None:
+        raise UnknownTransfer(f"no transfer {result.transfer_id}")
+    if row["state"] in ("pending", "queued"):
+        raise ResultMismatch(f"the bank's outcome does not describe transfer {result.transfer_id}")
+    # Already final: this outcome was applied before (a duplicate). Nothing to do --
+    # unless the bank now says otherwise, which it never should (it replays its first
+    # outcome): the money stays as it is, and a human must hear about it.
+    if row["state"] != result.final_state(row["kind"]):
+        log.error("transfer %s is %s but the bank now reports %s", result.transfer_id,
+                  row["state"], "succeeded" if result.succeeded else "rejected")  # fmt: skip
