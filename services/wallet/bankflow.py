@@ -88,7 +88,7 @@ class BankFlow:
         if not applied:
             await twophase.mark_queued(self.pool, tid)
             self.relay.wake()
-        stored = await twophase.stored_answer(self.pool, tid)
+        stored = await twophase.stored_answer(self.pool, user_id, key, tid)
         if stored is None:  # the key expired meanwhile (a retention of hours): say what is
             current = await twophase_queue.transfer(self.pool, tid)
             assert current is not None
@@ -96,7 +96,7 @@ class BankFlow:
             return FlowAnswer(state, flows.response_status(state),
                               json.dumps(domain.transfer_json(current)))  # fmt: skip
         status, body = stored
-        return FlowAnswer("queued" if status == 202 else "answered", status, body)
+        return FlowAnswer(str(json.loads(body).get("state", status)), status, body)
 
     async def _direct(self, request: dict[str, str], tid: uuid.UUID) -> flows.BankResult | None:
         if not self.breaker.allow(self._clock()):

@@ -167,13 +167,14 @@ async def _refuse(conn: Conn, user_id: int, key: str, req: BankTransferRequest,
     return Opened(code, refusal.status, body)
 
 
-async def stored_answer(pool: Pool, transfer_id: uuid.UUID) -> tuple[int, str] | None:
+async def stored_answer(pool: Pool, user_id: int, key: str,
+                        transfer_id: uuid.UUID) -> tuple[int, str] | None:  # fmt: skip
     """The answer stored under the key that created ``transfer_id`` (None while in flight)."""
     row = await pool.fetchrow(
         "SELECT response_status, response_body::text AS body FROM idempotency_keys "
-        "WHERE transfer_id = $1 AND state = 'done'",
-        transfer_id,
-    )
+        "WHERE user_id = $1 AND key = $2 AND transfer_id = $3 AND state = 'done'",
+        user_id, key, transfer_id,
+    )  # fmt: skip
     return None if row is None else (row["response_status"], row["body"])
 
 

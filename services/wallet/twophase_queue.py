@@ -117,7 +117,7 @@ async def redrive_stuck(pool: Pool, older_than: float, limit: int) -> list[uuid.
 async def list_stuck(pool: Pool, state: str, older_than: float, limit: int) -> list[Any]:
     return list(
         await pool.fetch(
-            f"SELECT {COLUMNS} FROM transfers WHERE state = $1 "  # noqa: S608
+            f"SELECT {COLUMNS} FROM transfers WHERE state = $1 AND state IN {UNFINISHED_SQL} "  # noqa: S608
             "AND attempted_at < now() - make_interval(secs => $2) "
             "ORDER BY attempted_at LIMIT $3",
             state,
