@@ -18,6 +18,7 @@ import aiohttp
 import psutil
 import pytest
 
+from tests.support.waiting import eventually
 from vellet.common import tokens
 from vellet.common.embedded import free_port
 from vellet.common.settings import Secret, TokenSettings
@@ -63,6 +64,47 @@ async def _demo_user_can_log_in(
         me = await resp.json()
     assert me["account_number"] == "100000000001"
     assert me["email"].endswith("@example.test"), "the e-mail came from the bank"
+    return str(token)
+
+
+async def _deposit_then_pay_and_mail(
+    http: aiohttp.ClientSession, env: dict[str, str], token: str, sink: str
+) -> None:
+    """Money in from the bank, out to another user, and both told by mail."""
+    wallet = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
+    auth = {"Authorization": f"Bearer {token}"}
+    deposit = {"kind": "deposit", "amount": "100.00", "currency": "INR"}
+    async with http.post(
+        f"{wallet}/api/v1/transfers",
+        json=deposit,
+        headers={**auth, "Idempotency-Key": "e2e-deposit"},
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        assert (await resp.json())["state"] == "posted"
+    pay = {
+        "kind": "p2p",
+        "amount": "25.50",
+        "currency": "INR",
+        "to_account": "100000000002",
+        "note": "<b>lunch</b>",
+    }
+    async with http.post(
+        f"{wallet}/api/v1/transfers", json=pay, headers={**auth, "Idempotency-Key": "e2e-p2p"}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        assert (await resp.json())["state"] == "posted"
+    async with http.get(f"{wallet}/api/v1/me", headers=auth) as resp:
+        assert (await resp.json())["balance"]["available"] == "74.50"
+
+    async def mails() -> list[dict[str, object]]:
+        async with http.get(f"{sink}/messages.json") as resp:
+            assert resp.status == 200
+            return list(await resp.json())
+
+    found = await eventually(mails, lambda m: len(m) >= 3, timeout=30)
+    recipients = sorted(str(m["to"]) for m in found)
+    assert len(found) == 3, recipients  # deposit: owner; p2p: sender and recipient
+    assert sum("100000000001" in r or ".1@" in r for r in recipients) == 2, recipients
 
 
 @pytest.mark.e2e
