@@ -12,47 +12,30 @@ re-drive that raced with its result) is dropped without being sent.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Final
 
 import asyncpg
-from redis.exceptions import RedisError
 
 from vellet.common import streams
 from vellet.common.db import Pool
 from vellet.wallet import twophase_queue
 from vellet.wallet.flow_metrics import FlowMetrics
 from vellet.wallet.flows import UNFINISHED, bank_request
+from vellet.wallet.relay import Relay
 
 log = logging.getLogger("vellet.wallet.bank_outbox")
 
 BATCH: Final = 200
 
 
-class BankRequestRelay:
+class BankRequestRelay(Relay):
     def __init__(self, pool: Pool, redis: streams.Redis, interval: float,
                  metrics: FlowMetrics) -> None:  # fmt: skip
+        super().__init__("bank request relay", interval)
         self._pool = pool
         self._redis = redis
-        self._interval = interval
         self._metrics = metrics
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Relay until cancelled; outages are logged and retried, never fatal."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-            except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                log.warning("bank request relay paused: %s", type(err).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
 
     async def drain(self) -> int:
         """Publish every due request; return how many rows were handled."""

@@ -12,51 +12,29 @@ commit; a timer sweeps whatever a crash or another replica left behind.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
-import asyncpg
 from prometheus_client import Counter
-from redis.exceptions import RedisError
 
 from vellet.common import streams
 from vellet.common.db import Pool
 from vellet.wallet import store
 from vellet.wallet.events import transfer_event
-
-log = logging.getLogger("vellet.wallet.outbox")
+from vellet.wallet.relay import Relay
 
 BATCH = 200
 LINGER = 0.02
 
 
-class OutboxRelay:
+class OutboxRelay(Relay):
+    # A few milliseconds of event latency buy far fewer round trips.
+    linger = LINGER
+
     def __init__(
         self, pool: Pool, redis: streams.Redis, interval: float, published: Counter
     ) -> None:
+        super().__init__("outbox relay", interval)
         self._pool = pool
         self._redis = redis
-        self._interval = interval
         self._published = published
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Relay until cancelled; outages are logged and retried, never fatal."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-            except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                log.warning("outbox relay paused: %s", type(err).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            # Let a busy moment's commits pile up into one batch: a few
-            # milliseconds of event latency buy far fewer round trips.
-            await asyncio.sleep(LINGER)
 
     async def drain(self) -> int:
         """Publish everything unpublished; return how many events went out."""
