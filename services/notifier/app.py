@@ -106,12 +106,17 @@ async def _consumer(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # report the crash, still close cleanly
-            log.exception("the event consumer had crashed")
+        # Ask first: the consumer finishes the event in hand and leaves within
+        # one block. Cancel only a handler still busy after that (waiting out
+        # a relay outage); the worker lets a send in flight finish and be
+        # recorded. Never an unbounded wait: cancelling a task blocked in a
+        # redis-py read can hang, and a stuck shutdown is worse than none.
+        consumer.stop()
+        done, _ = await asyncio.wait({task}, timeout=settings.streams.block_ms / 1000 + 1)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=settings.smtp.timeout_s * 2 + 5)
+        if done and not task.cancelled() and task.exception() is not None:
+            log.error("the event consumer had crashed: %r", task.exception())
         await worker.settle()
         await redis.aclose()
