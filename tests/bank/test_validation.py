@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -36,25 +37,32 @@ def _unsigned(claims: dict[str, Any]) -> str:
     return f"{enc({'alg': 'none', 'typ': 'JWT'})}.{enc(claims)}."
 
 
-BAD_TOKENS = {
-    "none": None,
-    "not a jwt": "abc.def",
-    "expired": jwt.encode(
+# Built when a test runs, never at import: a token minted at collection time
+# would expire during a long suite and be refused for the wrong reason.
+BAD_TOKENS: dict[str, Callable[[], str | None]] = {
+    "none": lambda: None,
+    "not a jwt": lambda: "abc.def",
+    "expired": lambda: jwt.encode(
         _claims(iat=int(time.time()) - 600, exp=int(time.time()) - 300),
         TEST_SECRET,
         algorithm="HS256",
     ),
-    "wrong audience": jwt.encode(_claims(aud="vellet-wallet"), TEST_SECRET, algorithm="HS256"),
-    "wrong issuer": jwt.encode(_claims(iss="mallory"), TEST_SECRET, algorithm="HS256"),
-    "alg none": _unsigned(_claims()),
-    "wrong key": jwt.encode(
+    "wrong audience": lambda: jwt.encode(
+        _claims(aud="vellet-wallet"), TEST_SECRET, algorithm="HS256"
+    ),
+    "wrong issuer": lambda: jwt.encode(_claims(iss="mallory"), TEST_SECRET, algorithm="HS256"),
+    "alg none": lambda: _unsigned(_claims()),
+    "wrong key": lambda: jwt.encode(
         _claims(), "another-secret-that-is-long-enough-0123456789", algorithm="HS256"
     ),
-    "HS512": jwt.encode(_claims(), TEST_SECRET, algorithm="HS512"),
-    "no exp": jwt.encode(_claims(exp=None), TEST_SECRET, algorithm="HS256"),
-    "no sub": jwt.encode(_claims(sub=None), TEST_SECRET, algorithm="HS256"),
-    "tampered": service_token()[:-3] + "AAA",
+    "HS512": lambda: jwt.encode(
+        _claims(), TEST_SECRET + "-padded-to-64-bytes-for-hs512", algorithm="HS512"
+    ),
+    "no exp": lambda: jwt.encode(_claims(exp=None), TEST_SECRET, algorithm="HS256"),
+    "no sub": lambda: jwt.encode(_claims(sub=None), TEST_SECRET, algorithm="HS256"),
+    "tampered": lambda: service_token()[:-3] + "AAA",
 }
+EXPECTED_CODE = {"none": "missing_token", "expired": "token_expired"}
 
 
 @pytest.mark.parametrize("name", list(BAD_TOKENS))
@@ -69,13 +77,14 @@ BAD_TOKENS = {
 async def test_bad_tokens_get_401(
     bank: RunningBank, http: aiohttp.ClientSession, name: str, method: str, path: str
 ) -> None:
-    token = BAD_TOKENS[name]
+    token = BAD_TOKENS[name]()
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     async with http.request(method, bank.url + path, json={}, headers=headers) as resp:
         assert resp.status == 401, name
         assert resp.content_type == "application/problem+json"
         body = await resp.json()
     assert body["status"] == 401
+    assert body["code"] == EXPECTED_CODE.get(name, "invalid_token"), name
     assert TEST_SECRET not in json.dumps(body)
 
 
