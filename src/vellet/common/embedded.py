@@ -17,6 +17,7 @@ with AOF so queued transfers survive a restart.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import shutil
@@ -33,6 +34,7 @@ from typing import Any
 from vellet.common.errors import ConfigError
 
 _RUN_AS_WHEN_ROOT = "nobody"
+_PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,6 +72,31 @@ def _wait_port(
             return
         time.sleep(0.05)
     raise ConfigError(f"{what} did not start within {timeout:.0f}s; see {log}")
+
+
+def _load_prctl() -> Any:
+    # Resolved here, in the parent: a forked child must not dlopen anything
+    # (another thread may have held the loader's lock at fork time).
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the process that started us dies.
+
+    The servers run in their own session (Ctrl-C in a terminal must reach
+    ``vellet up``, which stops them in order), so nothing else would end them
+    if ``vellet up`` or a test run were killed: they would linger, holding
+    ports and data directories. Only a call through a pointer resolved
+    before the fork happens here. Linux only; elsewhere a no-op.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _make_traversable(path: Path) -> None:
@@ -172,6 +199,7 @@ class EmbeddedPostgres:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no locks taken
             )
         _wait_port(self.host, self.port, self._proc, "PostgreSQL", log)
         self._wait_ready(bindir)
@@ -242,7 +270,11 @@ class EmbeddedRedis:
         log = self.data_dir / "redis.log"
         with log.open("ab") as out:
             self._proc = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no locks taken
             )
         _wait_port(self.host, self.port, self._proc, "Redis", log)
         return self
