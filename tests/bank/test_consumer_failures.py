@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
 from tests.bank.helpers import audit, db_fetchval, publish_raw, results_for, transfer
-from tests.support.bank import BankProcess, RunningBank, bank_env, new_port, start_bank
+from tests.support.bank import RunningBank, bank_env, bank_process, new_port, start_bank
 from tests.support.waiting import eventually
+from vellet.bench.faults import ServiceProcess
 from vellet.common import streams
 
 GROUP = "bank"
@@ -48,16 +50,21 @@ async def _wait_blocked_on_lock(dsn: str) -> None:
 
 @pytest.mark.parametrize("recovery", ["claimed-by-another", "drained-on-restart"])
 async def test_consumer_killed_before_ack_executes_exactly_once(
-    bank_db: str, redis_url: str, redis: aioredis.Redis, recovery: str
+    bank_db: str, redis_url: str, redis: aioredis.Redis, recovery: str, tmp_path: Path
 ) -> None:
     api = await start_bank(bank_db, redis_url, consume=False)
     await api.create_account("333333333", balance="500.00")
     body = transfer("333333333", "120.00")
-    doomed = BankProcess(bank_env(bank_db, redis_url, new_port(), VELLET_CONSUMER_NAME="doomed",
-                                  VELLET_STREAM_CLAIM_IDLE_MS="600000"), 0)  # fmt: skip
-    doomed.port = int(doomed.env["VELLET_BANK_PORT"])
+    env = bank_env(
+        bank_db,
+        redis_url,
+        new_port(),
+        VELLET_CONSUMER_NAME="doomed",
+        VELLET_STREAM_CLAIM_IDLE_MS="600000",
+    )
+    doomed = bank_process(env, tmp_path)
     locker = await asyncpg.connect(bank_db)
-    rescuer: RunningBank | BankProcess | None = None
+    rescuer: RunningBank | ServiceProcess | None = None
     try:
         tx = locker.transaction()
         await tx.start()
@@ -73,7 +80,7 @@ async def test_consumer_killed_before_ack_executes_exactly_once(
         if recovery == "claimed-by-another":
             rescuer = await start_bank(bank_db, redis_url, consumer_name="rescuer")
         else:  # the same consumer name comes back and drains its own pending entries
-            rescuer = await BankProcess(doomed.env, doomed.port).start()
+            rescuer = await bank_process(env, tmp_path).start()
         found = await eventually(
             lambda: results_for(redis_url, body["transfer_id"]), lambda r: len(r) >= 1
         )

@@ -7,12 +7,9 @@ Both use a fresh database and the session's Redis.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,6 +17,7 @@ import aiohttp
 from vellet.bank.admin import migrate
 from vellet.bank.app import create_app
 from vellet.bank.settings import BankSettings, CacheSettings
+from vellet.bench.faults import ServiceProcess
 from vellet.common import tokens
 from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings, Secret, StreamSettings, TokenSettings
@@ -112,57 +110,10 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
     return env
 
 
-@dataclass
-class BankProcess:
-    """`vellet bank serve` as a real child process."""
-
-    env: dict[str, str]
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> BankProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vellet", "bank", "serve"], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        await wait_healthy(self.url, self.proc)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no acknowledgement, no goodbye."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None,
-                       timeout: float = 30.0) -> None:  # fmt: skip
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as http:
-        while asyncio.get_running_loop().time() < deadline:
-            if proc is not None and proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"process exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                async with http.get(f"{url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{url} did not become healthy")
+def bank_process(env: dict[str, str], logs: Path) -> ServiceProcess:
+    """`vellet bank serve` as a real child process (the drill's own wrapper)."""
+    port = int(env["VELLET_BANK_PORT"])
+    return ServiceProcess("bank", env, port, logs / f"bank-{port}.log")
 
 
 def new_port() -> int:

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 
+from vellet.bench import faults
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.common.errors import ConfigError
@@ -150,18 +150,11 @@ async def fresh_database(admin_url: str, name: str) -> str:
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise ConfigError(f"a service exited early (code {proc.returncode})")
-            try:
-                async with http.get(f"{url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise ConfigError(f"{url} did not become healthy")
+    """faults.wait_healthy, with its failure said as one line by the CLI."""
+    try:
+        await faults.wait_healthy(url, proc)
+    except (RuntimeError, TimeoutError) as err:
+        raise ConfigError(f"the wallet did not start: {err}") from None
 
 
 def spawn(component: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
