@@ -1,7 +1,7 @@
 """``create_app(settings)``: the wallet as an aiohttp application.
 
-The database pool, Redis, the bank client's HTTP session and the outbox
-relay are opened and closed in ``cleanup_ctx``: an app that fails to start
+The database pool, Redis, the bank client's HTTP session, the P2P batcher
+and the outbox relay are opened and closed in ``cleanup_ctx``: an app that fails to start
 leaves nothing running, and stopping it stops the relay before the pool and
 Redis client it uses are closed.
 """
@@ -20,6 +20,7 @@ from vellet.common.web import new_app
 from vellet.wallet import flow_app, store
 from vellet.wallet.auth_handlers import routes as auth_routes
 from vellet.wallet.bank_client import BankClient
+from vellet.wallet.batcher import P2PBatcher
 from vellet.wallet.handlers import routes
 from vellet.wallet.outbox import OutboxRelay
 from vellet.wallet.passwords import Passwords
@@ -28,6 +29,7 @@ from vellet.wallet.sessions import Verifier
 from vellet.wallet.settings import WalletSettings
 from vellet.wallet.state import (
     BANK,
+    BATCHER,
     LIMITER,
     METRICS,
     PASSWORDS,
@@ -48,6 +50,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app[PASSWORDS] = Passwords(settings.passwords)
     app[VERIFIER] = Verifier(settings.sessions)
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(_batcher)
     app.cleanup_ctx.append(_relay)
     flow_app.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
     app.router.add_routes(auth_routes)
@@ -78,6 +81,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await http.close()
         await redis.aclose()
         await pool.close()
+
+
+async def _batcher(app: web.Application) -> AsyncIterator[None]:
+    batcher = P2PBatcher(app[POOL], app[SETTINGS].batches, app[METRICS].p2p_batch_size.observe)
+    app[BATCHER] = batcher
+    yield
+    await batcher.close()  # before the pool closes: every queued transfer is answered
 
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:

@@ -1,7 +1,8 @@
 """SQL that moves money, and the one query that proves it balances.
 
-The P2P transaction is the ``wallet_p2p`` function of migration 0002 (one
-round trip, one transaction); :func:`p2p` calls it. ``INVARIANT_SQL`` is
+P2P transfers are the ``wallet_p2p_batch`` function of migration 0004 (one
+round trip, one transaction, any number of transfers); :func:`p2p_batch`
+calls it and :func:`p2p` is a batch of one. ``INVARIANT_SQL`` is
 THE ledger invariant, one query, used by the tests, the property-based
 test, the benchmark, ``vellet wallet audit`` and anyone auditing a live
 database.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Final
@@ -29,6 +31,48 @@ class Answer:
     body: str | None
 
 
+@dataclass(frozen=True)
+class P2PJob:
+    """One P2P transfer as the ledger takes it: who sends, under which key, what."""
+
+    user_id: int
+    #: The sender's account number, from their signed session.
+    account_number: str
+    key: str
+    req: domain.P2PRequest
+    transfer_id: uuid.UUID
+    event_id: uuid.UUID
+    expires_at: datetime | None
+
+
+_BATCH_SQL: Final = (
+    "SELECT outcome, status, body::text AS body FROM wallet_p2p_batch("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb[], $13::jsonb) ORDER BY ord"
+)
+
+
+async def p2p_batch(pool: Pool | Conn, jobs: Sequence[P2PJob]) -> list[Answer]:
+    """Post P2P transfers in ONE transaction (``wallet_p2p_batch``, migration
+    0004): one answer per job, in order. An error rolls back every job."""
+    rows = await pool.fetch(
+        _BATCH_SQL,
+        [j.user_id for j in jobs],
+        [j.account_number for j in jobs],
+        [j.key for j in jobs],
+        [j.req.fingerprint() for j in jobs],
+        [j.expires_at for j in jobs],
+        [j.transfer_id for j in jobs],
+        [j.event_id for j in jobs],
+        [j.req.to_account for j in jobs],
+        [j.req.amount for j in jobs],
+        [j.req.currency for j in jobs],
+        [j.req.note for j in jobs],
+        [json.dumps(domain.success_template(j.transfer_id, j.req)) for j in jobs],
+        domain.REFUSALS_JSON,
+    )
+    return [Answer(row["outcome"], row["status"], row["body"]) for row in rows]
+
+
 async def p2p(
     pool: Pool,
     user_id: int,
@@ -40,25 +84,10 @@ async def p2p(
     event_id: uuid.UUID,
     expires_at: datetime | None,
 ) -> Answer:
-    row = await pool.fetchrow(
-        "SELECT outcome, status, body::text AS body "
-        "FROM wallet_p2p($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb)",
-        user_id,
-        account_number,
-        key,
-        req.fingerprint(),
-        expires_at,
-        transfer_id,
-        event_id,
-        req.to_account,
-        req.amount,
-        req.currency,
-        req.note,
-        json.dumps(domain.success_template(transfer_id, req)),
-        domain.REFUSALS_JSON,
-    )
-    assert row is not None  # a set-returning function that always returns one row
-    return Answer(row["outcome"], row["status"], row["body"])
+    """One P2P transfer alone: a batch of one."""
+    job = P2PJob(user_id, account_number, key, req, transfer_id, event_id, expires_at)
+    (answer,) = await p2p_batch(pool, [job])
+    return answer
 
 
 async def post_deposit(

@@ -109,6 +109,18 @@ class BankFlowSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """How P2P transfers share commits (see ``batcher``)."""
+
+    #: Most P2P transfers posted by one ledger call (1: every transfer alone).
+    max_size: int = 32
+    #: P2P ledger calls running at once; each holds a pool connection. One is
+    #: fastest (measured: batches that run together wait on each other's row
+    #: locks); replicas add their own.
+    concurrency: int = 1
+
+
+@dataclass(frozen=True)
 class WalletSettings:
     """Everything ``vellet wallet serve`` needs."""
 
@@ -142,6 +154,8 @@ class WalletSettings:
     streams: StreamSettings = field(default_factory=StreamSettings)
     #: Deposits and withdrawals through the bank.
     flows: BankFlowSettings = field(default_factory=BankFlowSettings)
+    #: P2P group commit.
+    batches: BatchSettings = field(default_factory=BatchSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
@@ -201,4 +215,15 @@ class WalletSettings:
             outbox_interval=env.number("VELLET_OUTBOX_INTERVAL", cls.outbox_interval, minimum=0.05),
             streams=StreamSettings.from_env(env),
             flows=BankFlowSettings.from_env(env),
+            batches=BatchSettings(
+                max_size=env.integer(
+                    "VELLET_P2P_BATCH_MAX", BatchSettings.max_size, minimum=1, maximum=1000
+                ),
+                concurrency=env.integer(
+                    "VELLET_P2P_BATCH_CONCURRENCY",
+                    BatchSettings.concurrency,
+                    minimum=1,
+                    maximum=100,
+                ),
+            ),
         )

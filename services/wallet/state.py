@@ -12,6 +12,7 @@ from vellet.common.metrics import LATENCY_BUCKETS
 from vellet.common.streams import Redis
 from vellet.wallet.bank_client import BankClient
 from vellet.wallet.bankflow import BankFlow
+from vellet.wallet.batcher import P2PBatcher
 from vellet.wallet.outbox import OutboxRelay
 from vellet.wallet.passwords import Passwords
 from vellet.wallet.ratelimit import LoginLimiter
@@ -47,6 +48,12 @@ class WalletMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.p2p_batch_size = Histogram(
+            "vellet_p2p_batch_size",
+            "P2P transfers posted by one ledger call (one transaction, one commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=registry,
+        )
         self.events_published = Counter(
             "vellet_outbox_events_published_total",
             "Transfer events the outbox relay appended to the event stream.",
@@ -68,6 +75,8 @@ LIMITER = web.AppKey("wallet_login_limiter", LoginLimiter)
 METRICS = web.AppKey("wallet_metrics", WalletMetrics)
 RELAY = web.AppKey("wallet_outbox_relay", OutboxRelay)
 RELAY_TASK = web.AppKey("wallet_outbox_task", asyncio.Task[None])
+#: P2P group commit; see ``batcher``.
+BATCHER = web.AppKey("wallet_p2p_batcher", P2PBatcher)
 VERIFIER = web.AppKey("wallet_session_verifier", Verifier)
 #: Deposits and withdrawals (two-phase, direct or queued); see ``bankflow``.
 FLOW = web.AppKey("wallet_bank_flow", BankFlow)

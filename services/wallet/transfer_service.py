@@ -2,7 +2,7 @@
 
 The public API (the user's session) and the internal API (a service token
 acting for ``from_account``) differ only in how they learn who the user is;
-from there a P2P transfer is one ledger call (``wallet_p2p``) and a deposit
+from there a P2P transfer goes to the ledger in a batch (``batcher``) and a deposit
 or withdrawal is a two-phase flow (``bankflow``). Either way the answer is
 the JSON text stored under the idempotency key, so a replay is the first
 answer byte for byte, marked ``Idempotent-Replayed: true``.
@@ -20,7 +20,7 @@ from aiohttp import web
 from vellet.common.errors import Conflict, Unprocessable
 from vellet.common.problems import PROBLEM_JSON
 from vellet.wallet import domain, flows, ledger
-from vellet.wallet.state import FLOW, METRICS, POOL, RELAY, SETTINGS
+from vellet.wallet.state import BATCHER, FLOW, METRICS, RELAY, SETTINGS
 
 
 async def create_transfer(app: web.Application, user_id: int, account_number: str, key: str,
@@ -39,10 +39,8 @@ async def _p2p(app: web.Application, user_id: int, account_number: str, key: str
                req: domain.P2PRequest) -> web.Response:  # fmt: skip
     metrics = app[METRICS]
     started = time.perf_counter()
-    answer = await ledger.p2p(
-        app[POOL], user_id, account_number, key, req,
-        transfer_id=uuid.uuid4(), event_id=uuid.uuid4(), expires_at=_expiry(app),
-    )  # fmt: skip
+    job = ledger.P2PJob(user_id, account_number, key, req, uuid.uuid4(), uuid.uuid4(), _expiry(app))
+    answer = await app[BATCHER].post(job)
     metrics.transfer_latency.labels("p2p").observe(time.perf_counter() - started)
     metrics.transfers.labels("p2p", _label(answer.outcome)).inc()
     _refuse_conflicts(answer.outcome)
