@@ -15,11 +15,13 @@ Failures:
 
 * A PostgreSQL error in a batch rolled the whole batch back, so each of its
   transfers is retried alone: one transfer that cannot be posted fails by
-  itself and never takes the others with it.
-* Any other error (the database unreachable, the pool exhausted) is every
-  caller's error: retrying one by one would only fail slower. If the outcome
-  is unknown (the connection died during COMMIT), the client's retry with
-  the same Idempotency-Key gets the stored answer, or posts it now.
+  itself and never takes the others with it. (Retrying is safe even if the
+  batch did commit: each transfer keeps its key and id, so it is replayed.)
+* An error that is about no transfer in particular (the connection lost,
+  the server shutting down or out of resources, the pool exhausted) is every
+  caller's error: retrying one by one would only fail slower. The API
+  answers 503; a client's retry with the same Idempotency-Key then gets the
+  stored answer if the batch committed, or posts the transfer now.
 * A caller that goes away does not cancel the batch others share: batches
   run in their own tasks. ``close()`` waits for every queued transfer.
 """
@@ -39,6 +41,13 @@ from vellet.wallet import ledger
 from vellet.wallet.settings import BatchSettings
 
 _STOPPED: Final = "the wallet is shutting down; retry with the same Idempotency-Key"
+#: PostgreSQL errors that say nothing about any one transfer (the connection,
+#: the server shutting down, no resources): retrying alone would fail too.
+_NOT_ABOUT_A_TRANSFER: Final = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
 _Item = tuple[ledger.P2PJob, "asyncio.Future[ledger.Answer]"]
 
 
@@ -90,8 +99,9 @@ class P2PBatcher:
         try:
             answers = await ledger.p2p_batch(self._pool, [job for job, _ in batch])
         except asyncpg.PostgresError as err:
-            if len(batch) == 1:
-                _fail(batch[0][1], err)
+            if len(batch) == 1 or isinstance(err, _NOT_ABOUT_A_TRANSFER):
+                for _, future in batch:
+                    _fail(future, err)
                 return
             for item in batch:
                 await self._post([item])

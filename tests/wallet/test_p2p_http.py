@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
 from tests.support.bank import RunningBank
-from tests.wallet.stack import RunningWallet, WalletClient, fund, new_account_number, registered
+from tests.wallet.stack import (
+    RunningWallet,
+    WalletClient,
+    fund,
+    new_account_number,
+    registered,
+    start_wallet,
+)
+from vellet.bench.faults import LossyProxy
 from vellet.common import streams
 from vellet.wallet import ledger
 from vellet.wallet.state import POOL
@@ -238,3 +247,42 @@ async def test_a_refusal_is_replayed_even_after_funds_arrive(
     assert (refused.status, refused.body["code"]) == (422, "insufficient_funds")
     assert (again.status, again.body) == (refused.status, refused.body)
     assert fresh.status == 201
+
+
+async def test_a_database_outage_is_503_and_a_retry_with_the_key_moves_money_once(
+    wallet_dsn: str, redis_url: str, bank: RunningBank, http: aiohttp.ClientSession
+) -> None:
+    # The wallet reaches PostgreSQL through a proxy this test can cut.
+    target = urlsplit(wallet_dsn)
+    assert target.hostname is not None
+    assert target.port is not None
+    proxy = await LossyProxy(target.hostname, target.port).start()
+    through = wallet_dsn.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+    wallet = await start_wallet(through, redis_url, bank.url)
+    try:
+        alice = await registered(bank, wallet, http)
+        bob = await registered(bank, wallet, http)
+        await fund(wallet, alice, 100_00)
+
+        await proxy.stop()  # every connection cut, new ones refused
+        cut = await alice.send(bob.account_number or "", "10.00", key="during-outage")
+
+        assert cut.status == 503, cut
+        assert cut.headers["Content-Type"].startswith("application/problem+json")
+        assert cut.body["code"] == "unavailable"
+        assert "Idempotency-Key" in cut.body["detail"]
+        assert str(target.port) not in str(cut.body)
+        assert str(proxy.port) not in str(cut.body)
+
+        proxy = await LossyProxy(target.hostname, target.port, port=proxy.port).start()
+        retried = await alice.send(bob.account_number or "", "10.00", key="during-outage")
+        again = await alice.send(bob.account_number or "", "10.00", key="during-outage")
+
+        assert retried.status == 201, retried
+        assert again.status == 201
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert await available(bob) == "10.00"
+        assert (await ledger.check_invariants(wallet.app[POOL])).ok
+    finally:
+        await wallet.stop()
+        await proxy.stop()

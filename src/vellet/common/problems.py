@@ -2,8 +2,9 @@
 
 One middleware maps every error to ``application/problem+json``: Vellet's
 own errors keep their code, aiohttp's HTTP exceptions (404 route, 405, 413)
-keep their status, and anything unexpected becomes a 500 whose body says
-nothing about the cause (the log has it, without secrets).
+keep their status, a database or Redis that is down becomes a 503, and
+anything unexpected becomes a 500 whose body says nothing about the cause
+(the log has it, without secrets).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
+import asyncpg
+import redis.exceptions
 from aiohttp import web
 
 from vellet.common.errors import InvalidRequest, TooManyRequests, VelletError
@@ -20,6 +23,17 @@ from vellet.common.errors import InvalidRequest, TooManyRequests, VelletError
 log = logging.getLogger("vellet.http")
 
 PROBLEM_JSON = "application/problem+json"
+
+#: Errors that mean a database or Redis is down or restarting, not that the
+#: code is wrong: answered 503 (``unavailable``), never 500.
+DEPENDENCY_DOWN: Final = (
+    OSError,  # refused, reset and timed-out connections
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HTTP_CODES = {
@@ -80,6 +94,19 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             exc.reason,
             exc.text or exc.reason,
             {k: v for k, v in exc.headers.items() if k.lower() in {"allow"}},
+        )
+    except DEPENDENCY_DOWN as err:
+        # Not a bug: a database or Redis that is down or restarting. The
+        # detail names no host, address or credential.
+        log.warning("%s %s: dependency down: %s", request.method, request.path,
+                    type(err).__name__)  # fmt: skip
+        return problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "a database or queue the service needs is not reachable; retry shortly "
+            "(with the same Idempotency-Key for a transfer)",
+            {"Retry-After": "1"},
         )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
