@@ -1,0 +1,41 @@
+"""``vellet bench p2p`` runs end to end and says what it measured.
+
+A tiny run (two clients, one second per phase, two rounds) against the
+session's PostgreSQL and Redis: the figures themselves belong to the README,
+measured on a quiet machine; this only keeps the command from rotting.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.support.servers import ServerSet
+
+
+def test_the_p2p_benchmark_prints_every_round_their_median_and_the_invariant(
+    servers: ServerSet,
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "vellet", "bench", "p2p",
+            "--clients", "2", "--seconds", "1", "--rounds", "2", "--users", "4",
+            "--pgbench-clients", "2",
+            "--postgres-url", servers.pg_admin_url, "--redis-url", servers.redis_url,
+        ],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if re.match(r"\| (1|2|median) \|", line)]
+    assert [row.split("|")[1].strip() for row in rows] == ["1", "2", "median"]
+    for row in rows[:2]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        transfers, errors, rate, tps, ratio = (cells[3], cells[4], cells[5], cells[8], cells[9])
+        assert int(transfers) > 0
+        assert int(errors) == 0
+        assert float(rate) > 0
+        assert float(tps) > 0
+        assert float(ratio) > 0
+    assert "ledger invariant after all rounds: holds" in done.stdout
