@@ -8,7 +8,8 @@ key, and announced to the notifier through a transactional outbox.
 Layers: ``handlers``/``auth_handlers`` (HTTP, thin) -> ``domain`` (pure
 rules and rendering), ``sessions``, ``passwords``, ``ratelimit``,
 ``bank_client`` -> ``store`` and ``ledger`` (SQL only; the P2P transaction
-itself is the ``wallet_p2p`` function of migration 0002, and
+itself is the ``wallet_p2p_batch`` function of migration 0004, fed by
+``batcher``, which groups the transfers that arrive together; and
 ``ledger.INVARIANT_SQL`` is the one query that proves the books balance).
 Events leave through a transactional outbox (``outbox``).
 

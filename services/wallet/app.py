@@ -93,7 +93,11 @@ async def _batcher(app: web.Application) -> AsyncIterator[None]:
 async def _relay(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     relay = OutboxRelay(
-        app[POOL], app[REDIS], settings.outbox_interval, app[METRICS].events_published
+        app[POOL],
+        app[REDIS],
+        settings.outbox_interval,
+        app[METRICS].events_published,
+        settings.outbox_linger,
     )
     app[RELAY] = relay
     app[RELAY_TASK] = asyncio.create_task(relay.run(), name="wallet-outbox-relay")

@@ -150,6 +150,9 @@ class WalletSettings:
     #: Seconds between outbox sweeps (events are also published right after
     #: each commit; the sweep catches what a crash left behind).
     outbox_interval: float = 2.0
+    #: Seconds the outbox relay waits after a commit wakes it, so that the
+    #: events of a busy moment go out together.
+    outbox_linger: float = 0.2
     #: How result-stream consumers read, retry and dead-letter.
     streams: StreamSettings = field(default_factory=StreamSettings)
     #: Deposits and withdrawals through the bank.
@@ -213,6 +216,7 @@ class WalletSettings:
                 "VELLET_IDEMPOTENCY_RETENTION_HOURS", cls.idempotency_retention_hours
             ),
             outbox_interval=env.number("VELLET_OUTBOX_INTERVAL", cls.outbox_interval, minimum=0.05),
+            outbox_linger=env.number("VELLET_OUTBOX_LINGER", cls.outbox_linger, minimum=0.0),
             streams=StreamSettings.from_env(env),
             flows=BankFlowSettings.from_env(env),
             batches=BatchSettings(

@@ -133,7 +133,7 @@ async def open_transfer(pool: Pool, user_id: int, key: str, req: BankTransferReq
 
 
 async def _known_key(conn: Conn, user_id: int, key: str, fingerprint: str) -> Opened | None:
-    """The rules of ``wallet_p2p`` for a key seen before (same table, same lock)."""
+    """The rules of ``wallet_p2p_batch`` for a key seen before (same table, same lock)."""
     row = await conn.fetchrow(
         "SELECT fingerprint, state, response_status, response_body::text AS body, "
         "expires_at IS NOT NULL AND expires_at <= now() AS expired "

@@ -119,7 +119,7 @@ async def test_a_key_held_by_a_running_request_answers_in_flight(
     holder = await asyncpg.connect(wallet_dsn)
     try:
         async with holder.transaction():
-            # Exactly the lock a running wallet_p2p call holds for this key.
+            # Exactly the lock a running wallet_p2p_batch call holds for this key.
             await holder.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", "busy", alice.id
             )
