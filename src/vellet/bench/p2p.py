@@ -57,6 +57,9 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="P2P and pgbench phases, alternated")
     parser.add_argument("--pgbench-clients", type=int, default=32)
+    parser.add_argument(
+        "--wallets", type=int, default=1, help="wallet processes (replicas); clients spread"
+    )
     parser.add_argument("--pool-size", type=int, default=20, help="the wallet's DB pool")
     parser.add_argument(
         "--batch-max", type=int, default=32, help="VELLET_P2P_BATCH_MAX (1: no batching)"
@@ -185,7 +188,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 async def _run(args: argparse.Namespace, found: Servers) -> Result:
     wallet_db = await fresh_database(found.admin_url, "bench_wallet")
-    wallet_port = free_port()
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
@@ -194,7 +196,6 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
         "VELLET_REDIS_URL": found.redis_url,
         "VELLET_WALLET_DATABASE_URL": wallet_db,
-        "VELLET_WALLET_PORT": str(wallet_port),
         # P2P never calls the bank (only sign-up does), so none runs here.
         "VELLET_BANK_URL": f"http://127.0.0.1:{free_port()}",
         "VELLET_WALLET_POOL_SIZE": str(args.pool_size),
@@ -202,22 +203,25 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
-    wallet = spawn("wallet", env)
+    ports = [free_port() for _ in range(args.wallets)]
+    wallets = [spawn("wallet", env | {"VELLET_WALLET_PORT": str(port)}) for port in ports]
     result = Result()
     try:
-        wallet_url = f"http://127.0.0.1:{wallet_port}"
-        await wait_healthy(wallet_url, wallet)
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        for url, wallet in zip(urls, wallets, strict=True):
+            await wait_healthy(url, wallet)
         users = await setup_users(args.users, wallet_db, sessions)
         pgbench_db = await pgbench_init(found)
         # Rounds alternate the two loads, so both see the machine as it is then.
         for n in range(args.rounds):
-            round_ = await drive(args, wallet_url, users, n)
+            round_ = await drive(args, urls, users, n)
             await drain_outbox(wallet_db)
             round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
             result.rounds.append(round_)
         result.invariant_ok = await invariant_holds(wallet_db)
     finally:
-        stop(wallet)
+        for wallet in wallets:
+            stop(wallet)
     return result
 
 
