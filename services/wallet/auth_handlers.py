@@ -14,6 +14,7 @@ from vellet.common.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from vellet.common.money import CURRENCY_EXPONENTS
 from vellet.common.problems import json_body
 from vellet.wallet import domain, sessions, store
+from vellet.wallet.addresses import client_address
 from vellet.wallet.state import BANK, LIMITER, METRICS, PASSWORDS, POOL, SETTINGS
 
 routes = web.RouteTableDef()
@@ -68,9 +69,12 @@ async def login(request: web.Request) -> web.Response:
     settings, metrics = request.app[SETTINGS], request.app[METRICS]
     creds = domain.parse_credentials(await json_body(request), new=False)
     try:
-        attempt = await request.app[LIMITER].attempt(
-            creds.account_number, request.remote or "unknown"
+        address = client_address(
+            request.remote,
+            request.headers.getall("X-Forwarded-For", ()),
+            settings.login.trusted_proxies,
         )
+        attempt = await request.app[LIMITER].attempt(creds.account_number, address)
     except VelletError as err:
         metrics.logins.labels(err.code).inc()
         raise

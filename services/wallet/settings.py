@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
 from vellet.common.settings import Env, HttpSettings, Secret, StreamSettings, TokenSettings
+from vellet.wallet.addresses import Network, parse_networks
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class LoginLimits:
     per_address: int = 50
     #: Window length in seconds; also the longest ``Retry-After``.
     window_seconds: int = 300
+    #: Proxies whose ``X-Forwarded-For`` is believed (see ``addresses``);
+    #: empty: the header is ignored and the TCP peer is the client.
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,7 @@ class WalletSettings:
                 window_seconds=env.integer(
                     "VELLET_LOGIN_WINDOW_SECONDS", LoginLimits.window_seconds, minimum=1
                 ),
+                trusted_proxies=parse_networks(env.text("VELLET_TRUSTED_PROXIES", "")),
             ),
             passwords=PasswordSettings(
                 memory_kib=env.integer(

@@ -18,6 +18,7 @@ from tests.wallet.stack import (
 )
 from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings
+from vellet.wallet.addresses import parse_networks
 from vellet.wallet.settings import LoginLimits
 
 
@@ -224,5 +225,50 @@ async def test_failed_logins_are_limited_per_address(
         client = WalletClient(http, wallet.url)
         replies = [await client.login(new_account_number(), "nope-nope") for _ in range(5)]
         assert [r.status for r in replies] == [401] * 4 + [429]
+    finally:
+        await wallet.stop()
+
+
+async def _fail_login(http: aiohttp.ClientSession, wallet_url: str, forwarded: str) -> int:
+    async with http.post(
+        f"{wallet_url}/api/v1/auth/login",
+        json={"account_number": new_account_number(), "password": "nope-nope"},
+        headers={"X-Forwarded-For": forwarded},
+    ) as resp:
+        return resp.status
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_address_budget(
+    bank: RunningBank, wallet_dsn: str, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    # The test client plays the ingress: it connects from 127.0.0.1.
+    wallet = await start_wallet(
+        wallet_dsn, redis_url, bank.url,
+        login=LoginLimits(per_account=100, per_address=3, window_seconds=60,
+                          trusted_proxies=parse_networks("127.0.0.1/32")),
+    )  # fmt: skip
+    try:
+        first = [await _fail_login(http, wallet.url, "203.0.113.7") for _ in range(4)]
+        # Prepending a fake address does not escape: the real one is still counted.
+        spoofed = await _fail_login(http, wallet.url, "198.51.100.1, 203.0.113.7")
+        other_client = await _fail_login(http, wallet.url, "203.0.113.8")
+
+        assert first == [401, 401, 401, 429]
+        assert spoofed == 429
+        assert other_client == 401
+    finally:
+        await wallet.stop()
+
+
+async def test_without_trusted_proxies_x_forwarded_for_cannot_dodge_the_limit(
+    bank: RunningBank, wallet_dsn: str, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    wallet = await start_wallet(
+        wallet_dsn, redis_url, bank.url,
+        login=LoginLimits(per_account=100, per_address=3, window_seconds=60),
+    )  # fmt: skip
+    try:
+        statuses = [await _fail_login(http, wallet.url, f"203.0.113.{i}") for i in range(4)]
+        assert statuses == [401, 401, 401, 429]
     finally:
         await wallet.stop()
