@@ -1,9 +1,10 @@
 """``create_app(settings)``: the wallet as an aiohttp application.
 
 The database pool, Redis, the bank client's HTTP session, the P2P batcher
-and the outbox relay are opened and closed in ``cleanup_ctx``: an app that fails to start
-leaves nothing running, and stopping it stops the relay before the pool and
-Redis client it uses are closed.
+and the outbox relay are opened and closed in ``cleanup_ctx``: an app that
+fails to start leaves nothing running, and stopping it stops the relay and
+answers every queued transfer before the pool and Redis client they use are
+closed.
 """
 
 from __future__ import annotations
