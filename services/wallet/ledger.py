@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Final
 
@@ -43,6 +43,16 @@ class P2PJob:
     transfer_id: uuid.UUID
     event_id: uuid.UUID
     expires_at: datetime | None
+    # Rendered when the job is made, while the previous batch still runs,
+    # rather than on the way to the database, when it would hold the next
+    # batch back.
+    fingerprint: str = field(init=False)
+    success: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", self.req.fingerprint())
+        success = json.dumps(domain.success_template(self.transfer_id, self.req))
+        object.__setattr__(self, "success", success)
 
 
 _BATCH_SQL: Final = (
@@ -59,7 +69,7 @@ async def p2p_batch(pool: Pool | Conn, jobs: Sequence[P2PJob]) -> list[Answer]:
         [j.user_id for j in jobs],
         [j.account_number for j in jobs],
         [j.key for j in jobs],
-        [j.req.fingerprint() for j in jobs],
+        [j.fingerprint for j in jobs],
         [j.expires_at for j in jobs],
         [j.transfer_id for j in jobs],
         [j.event_id for j in jobs],
@@ -67,7 +77,7 @@ async def p2p_batch(pool: Pool | Conn, jobs: Sequence[P2PJob]) -> list[Answer]:
         [j.req.amount for j in jobs],
         [j.req.currency for j in jobs],
         [j.req.note for j in jobs],
-        [json.dumps(domain.success_template(j.transfer_id, j.req)) for j in jobs],
+        [j.success for j in jobs],
         domain.REFUSALS_JSON,
     )
     return [Answer(row["outcome"], row["status"], row["body"]) for row in rows]
