@@ -28,7 +28,8 @@ _PROBLEM_CODES: Final = {
     413: "The body is larger than the service accepts.",
     422: "The request is well-formed but refused by a business rule.",
     429: "Too many failed logins; see Retry-After.",
-    503: "A dependency (the bank, Redis) is unavailable; retry later.",
+    503: "A dependency (the database, Redis, the bank) is unavailable; retry later "
+    "(a transfer with the same Idempotency-Key).",
 }
 
 
@@ -241,7 +242,7 @@ def _paths() -> dict[str, Any]:
             "get": secured
             | {
                 "summary": "The caller and their balance",
-                "responses": {"200": _json(_ref("Me"), "The caller.")} | _problems(401),
+                "responses": {"200": _json(_ref("Me"), "The caller.")} | _problems(401, 503),
             }
         },
         "/api/v1/transfers": {
@@ -280,7 +281,7 @@ def _paths() -> dict[str, Any]:
                         headers=_REPLAYED,
                     ),
                 }
-                | _problems(400, 401, 403, 404, 409, 413, 422),
+                | _problems(400, 401, 403, 404, 409, 413, 422, 503),
             },
             "get": secured
             | {
@@ -299,7 +300,7 @@ def _paths() -> dict[str, Any]:
                     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {"200": _json(_ref("TransferPage"), "One page.")}
-                | _problems(400, 401),
+                | _problems(400, 401, 503),
             },
         },
         "/api/v1/transfers/{transfer_id}": {
@@ -315,7 +316,7 @@ def _paths() -> dict[str, Any]:
                     }
                 ],
                 "responses": {"200": _json(_ref("Transfer"), "The transfer.")}
-                | _problems(401, 404),
+                | _problems(401, 404, 503),
             }
         },
     }
