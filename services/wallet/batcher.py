@@ -24,6 +24,8 @@ Failures:
   stored answer if the batch committed, or posts the transfer now.
 * A caller that goes away does not cancel the batch others share: batches
   run in their own tasks. ``close()`` waits for every queued transfer.
+* Overload: past ``max_queue`` waiting transfers, a new one is refused at
+  once (503, nothing done), so latency stays bounded and memory too.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from vellet.wallet import ledger
 from vellet.wallet.settings import BatchSettings
 
 _STOPPED: Final = "the wallet is shutting down; retry with the same Idempotency-Key"
+_OVERLOADED: Final = "the wallet is overloaded; retry shortly with the same Idempotency-Key"
 #: PostgreSQL errors that say nothing about any one transfer (the connection,
 #: the server shutting down, no resources): retrying alone would fail too.
 _NOT_ABOUT_A_TRANSFER: Final = (
@@ -70,6 +73,8 @@ class P2PBatcher:
         """Queue one transfer and wait for its answer."""
         if self._closed:
             raise Unavailable(_STOPPED)
+        if len(self._queue) >= self._settings.max_queue:
+            raise Unavailable(_OVERLOADED)
         future: asyncio.Future[ledger.Answer] = asyncio.get_running_loop().create_future()
         self._queue.append((job, future))
         if self._running < self._settings.concurrency:

@@ -122,6 +122,9 @@ class BatchSettings:
     #: fastest (measured: batches that run together wait on each other's row
     #: locks); replicas add their own.
     concurrency: int = 1
+    #: Most P2P transfers waiting for a batch; beyond it a transfer is
+    #: refused at once (503, nothing done) instead of waiting ever longer.
+    max_queue: int = 2000
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,9 @@ class WalletSettings:
                     BatchSettings.concurrency,
                     minimum=1,
                     maximum=100,
+                ),
+                max_queue=env.integer(
+                    "VELLET_P2P_QUEUE_MAX", BatchSettings.max_queue, minimum=1, maximum=1_000_000
                 ),
             ),
         )

@@ -177,6 +177,39 @@ async def test_one_transfer_that_cannot_be_written_fails_alone(pool: Pool) -> No
     assert (await ledger.check_invariants(pool)).ok
 
 
+async def test_past_the_queue_limit_a_transfer_is_refused_at_once_and_nothing_moves(
+    pool: Pool,
+) -> None:
+    alice = await make_user(pool, funds=10_000)
+    bob = await make_user(pool)
+    batcher = P2PBatcher(pool, BatchSettings(max_size=8, concurrency=1, max_queue=2))
+    blocker = await pool.acquire()
+    try:
+        # Hold alice's account: the first call waits, two more fill the queue.
+        await blocker.execute("BEGIN")
+        await blocker.execute(
+            "SELECT 1 FROM ledger_accounts WHERE user_id = $1 FOR UPDATE", alice.id
+        )
+        first = asyncio.ensure_future(batcher.post(job(alice, bob.account_number, 1)))
+        await asyncio.sleep(0.2)
+        queued = [
+            asyncio.ensure_future(batcher.post(job(alice, bob.account_number, 10)))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.1)
+        with pytest.raises(Unavailable, match="overloaded"):
+            await batcher.post(job(alice, bob.account_number, 100))
+        await blocker.execute("ROLLBACK")
+    finally:
+        await pool.release(blocker)
+    answers = await asyncio.gather(first, *queued)
+    await batcher.close()
+
+    assert [a.outcome for a in answers] == ["posted"] * 3
+    assert await available(pool, bob) == 21
+    assert (await ledger.check_invariants(pool)).ok
+
+
 async def test_a_closed_batcher_refuses_new_transfers(pool: Pool) -> None:
     alice = await make_user(pool, funds=100)
     bob = await make_user(pool)
