@@ -197,8 +197,8 @@ async def test_past_the_queue_limit_a_transfer_is_refused_at_once_and_nothing_mo
             for _ in range(2)
         ]
         await asyncio.sleep(0.1)
-        with pytest.raises(Unavailable, match="overloaded"):
-            await batcher.post(job(alice, bob.account_number, 100))
+        with pytest.raises(Unavailable, match="overloaded"):  # at once, not after the wait
+            await asyncio.wait_for(batcher.post(job(alice, bob.account_number, 100)), 5)
         await blocker.execute("ROLLBACK")
     finally:
         await pool.release(blocker)
