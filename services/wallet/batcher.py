@@ -39,18 +39,12 @@ import asyncpg
 
 from vellet.common.db import Pool
 from vellet.common.errors import Unavailable
+from vellet.common.problems import DEPENDENCY_DOWN
 from vellet.wallet import ledger
 from vellet.wallet.settings import BatchSettings
 
 _STOPPED: Final = "the wallet is shutting down; retry with the same Idempotency-Key"
 _OVERLOADED: Final = "the wallet is overloaded; retry shortly with the same Idempotency-Key"
-#: PostgreSQL errors that say nothing about any one transfer (the connection,
-#: the server shutting down, no resources): retrying alone would fail too.
-_NOT_ABOUT_A_TRANSFER: Final = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-)
 _Item = tuple[ledger.P2PJob, "asyncio.Future[ledger.Answer]"]
 
 
@@ -104,7 +98,9 @@ class P2PBatcher:
         try:
             answers = await ledger.p2p_batch(self._pool, [job for job, _ in batch])
         except asyncpg.PostgresError as err:
-            if len(batch) == 1 or isinstance(err, _NOT_ABOUT_A_TRANSFER):
+            # A dependency that is down says nothing about any one transfer:
+            # retrying each alone would fail too.
+            if len(batch) == 1 or isinstance(err, DEPENDENCY_DOWN):
                 for _, future in batch:
                     _fail(future, err)
                 return
