@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from vellet.common.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -38,11 +39,14 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+def _ip(address: str) -> Address | None:
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(address)
     except ValueError:
-        return False
+        return None
+
+
+def _trusted(ip: Address, trusted: Sequence[Network]) -> bool:
     return any(ip in network for network in trusted)
 
 
@@ -55,15 +59,15 @@ def client_address(
     ``X-Forwarded-For`` header in order (each may hold a comma-separated list).
     """
     client = peer or "unknown"
-    if not trusted or not _trusted(client, trusted):
+    peer_ip = _ip(client)
+    if not trusted or peer_ip is None or not _trusted(peer_ip, trusted):
         return client
     hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
     for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
+        hop_ip = _ip(hop)
+        if hop_ip is None:
             return client  # garbage where an address should be: stop at the last good hop
         client = hop
-        if not _trusted(hop, trusted):
+        if not _trusted(hop_ip, trusted):
             return client
     return client
