@@ -10,8 +10,10 @@ the tables grow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -36,6 +38,15 @@ def job(
         uuid.uuid4(),
         None,
     )
+
+
+@contextlib.asynccontextmanager
+async def account_held(pool: Pool, user: store.User) -> AsyncIterator[None]:
+    """Keep a user's account row locked, as a long transaction would: a batch
+    that touches it waits, and what arrives meanwhile queues behind it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM ledger_accounts WHERE user_id = $1 FOR UPDATE", user.id)
+        yield
 
 
 async def test_a_batch_applies_transfers_in_order_on_the_balances_before_them(
@@ -150,13 +161,8 @@ async def test_one_transfer_that_cannot_be_written_fails_alone(pool: Pool) -> No
     )
     sizes: list[int] = []
     batcher = P2PBatcher(pool, BatchSettings(max_size=8, concurrency=1), sizes.append)
-    blocker = await pool.acquire()
-    try:
-        # Hold alice's account so the first call waits and the rest queue as one batch.
-        await blocker.execute("BEGIN")
-        await blocker.execute(
-            "SELECT 1 FROM ledger_accounts WHERE user_id = $1 FOR UPDATE", alice.id
-        )
+    # Alice's account held: the first call waits and the rest queue as one batch.
+    async with account_held(pool, alice):
         first = asyncio.ensure_future(batcher.post(job(alice, bob.account_number, 1)))
         await asyncio.sleep(0.2)
         rest = [
@@ -164,9 +170,6 @@ async def test_one_transfer_that_cannot_be_written_fails_alone(pool: Pool) -> No
             for amount in (100, 666, 200)
         ]
         await asyncio.sleep(0.1)
-        await blocker.execute("ROLLBACK")
-    finally:
-        await pool.release(blocker)
     results = await asyncio.gather(first, *rest, return_exceptions=True)
     await batcher.close()
 
@@ -183,13 +186,8 @@ async def test_past_the_queue_limit_a_transfer_is_refused_at_once_and_nothing_mo
     alice = await make_user(pool, funds=10_000)
     bob = await make_user(pool)
     batcher = P2PBatcher(pool, BatchSettings(max_size=8, concurrency=1, max_queue=2))
-    blocker = await pool.acquire()
-    try:
-        # Hold alice's account: the first call waits, two more fill the queue.
-        await blocker.execute("BEGIN")
-        await blocker.execute(
-            "SELECT 1 FROM ledger_accounts WHERE user_id = $1 FOR UPDATE", alice.id
-        )
+    # Alice's account held: the first call waits, two more fill the queue.
+    async with account_held(pool, alice):
         first = asyncio.ensure_future(batcher.post(job(alice, bob.account_number, 1)))
         await asyncio.sleep(0.2)
         queued = [
@@ -199,9 +197,6 @@ async def test_past_the_queue_limit_a_transfer_is_refused_at_once_and_nothing_mo
         await asyncio.sleep(0.1)
         with pytest.raises(Unavailable, match="overloaded"):  # at once, not after the wait
             await asyncio.wait_for(batcher.post(job(alice, bob.account_number, 100)), 5)
-        await blocker.execute("ROLLBACK")
-    finally:
-        await pool.release(blocker)
     answers = await asyncio.gather(first, *queued)
     await batcher.close()
 

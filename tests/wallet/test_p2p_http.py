@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support.bank import RunningBank
+from tests.support.tcp_proxy import lossy_proxy_to
 from tests.wallet.stack import (
     RunningWallet,
     WalletClient,
@@ -256,7 +257,7 @@ async def test_a_database_outage_is_503_and_a_retry_with_the_key_moves_money_onc
     target = urlsplit(wallet_dsn)
     assert target.hostname is not None
     assert target.port is not None
-    proxy = await LossyProxy(target.hostname, target.port).start()
+    proxy = await lossy_proxy_to(wallet_dsn)
     through = wallet_dsn.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
     wallet = await start_wallet(through, redis_url, bank.url)
     try:
