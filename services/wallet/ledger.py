@@ -2,7 +2,7 @@
 
 P2P transfers are the ``wallet_p2p_batch`` function of migration 0004 (one
 round trip, one transaction, any number of transfers); :func:`p2p_batch`
-calls it and :func:`p2p` is a batch of one. ``INVARIANT_SQL`` is
+calls it (a transfer alone is a batch of one). ``INVARIANT_SQL`` is
 THE ledger invariant, one query, used by the tests, the property-based
 test, the benchmark, ``vellet wallet audit`` and anyone auditing a live
 database.
@@ -81,23 +81,6 @@ async def p2p_batch(pool: Pool | Conn, jobs: Sequence[P2PJob]) -> list[Answer]:
         domain.REFUSALS_JSON,
     )
     return [Answer(row["outcome"], row["status"], row["body"]) for row in rows]
-
-
-async def p2p(
-    pool: Pool,
-    user_id: int,
-    account_number: str,
-    key: str,
-    req: domain.P2PRequest,
-    *,
-    transfer_id: uuid.UUID,
-    event_id: uuid.UUID,
-    expires_at: datetime | None,
-) -> Answer:
-    """One P2P transfer alone: a batch of one."""
-    job = P2PJob(user_id, account_number, key, req, transfer_id, event_id, expires_at)
-    (answer,) = await p2p_batch(pool, [job])
-    return answer
 
 
 async def post_deposit(

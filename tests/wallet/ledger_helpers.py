@@ -41,8 +41,7 @@ async def send(
     note: str | None = None,
 ) -> ledger.Answer:
     req = domain.P2PRequest(to, amount, currency or sender.currency, note)
-    return await ledger.p2p(
-        pool,
+    job = ledger.P2PJob(
         sender.id,
         sender.account_number,
         key or uuid.uuid4().hex,
@@ -51,6 +50,8 @@ async def send(
         event_id=uuid.uuid4(),
         expires_at=None,
     )
+    (answer,) = await ledger.p2p_batch(pool, [job])  # alone: a batch of one
+    return answer
 
 
 async def available(pool: Pool, user: store.User) -> int:
