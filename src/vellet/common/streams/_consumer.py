@@ -1,51 +1,22 @@
-"""Redis Streams as durable queues: consumer groups, claims, dead letters.
-
-Why streams and not lists: a list pop hands a message to one consumer and
-forgets it, so a consumer that dies mid-way loses it. With a consumer group
-a message stays *pending* until it is acknowledged; a dead consumer's
-pending messages are taken over with XAUTOCLAIM; and each message's delivery
-count tells a poison message (one that fails every time) from a transient
-failure. Handlers must therefore be idempotent: a message may be delivered
-more than once, and is acknowledged only after its effect is durable.
-
-One :class:`Consumer` loop:
-
-1. on start, re-read this consumer's own pending entries (it may have died
-   holding them under the same name);
-2. claim entries idle longer than ``claim_idle_ms`` from anyone (XAUTOCLAIM);
-3. read new entries (XREADGROUP ``>``), blocking up to ``block_ms``.
-
-An entry delivered more than ``max_deliveries`` times is moved to
-``<stream>:dead`` and acknowledged in one MULTI/EXEC, and counted.
-"""
+"""One member of a consumer group: own pending first, then claims, then new entries."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry, Counter, Gauge
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from vellet.common.settings import StreamSettings
+from vellet.common.streams._client import Fields, Redis, dead_letter_stream, ensure_group
+from vellet.common.streams._depth import StreamMetrics
 
 log = logging.getLogger("vellet.streams")
 
-#: Transfers the wallet wants the bank to execute.
-BANK_REQUESTS: Final = "vellet:bank:requests"
-#: The bank's outcomes, for the wallet to post or void.
-BANK_RESULTS: Final = "vellet:bank:results"
-#: Finished transfers, for the notifier.
-TRANSFER_EVENTS: Final = "vellet:events:transfers"
-
-Redis = aioredis.Redis
-Fields = dict[str, str]
 Handler = Callable[[Fields], Awaitable[None]]
 
 
@@ -56,126 +27,6 @@ def _read_entries(reply: Any) -> list[tuple[str, Fields]]:
     if isinstance(reply, dict):
         return list(next(iter(reply.values()))[0]) if reply else []
     return list(reply[0][1])
-
-
-def dead_letter_stream(stream: str) -> str:
-    return f"{stream}:dead"
-
-
-def connect(url: str, *, max_connections: int = 64) -> Redis:
-    """A client whose pool makes a burst wait for a connection instead of failing."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=10,
-        decode_responses=True,
-        health_check_interval=30,
-    )
-    return aioredis.Redis(connection_pool=pool)
-
-
-async def publish(redis: Redis, stream: str, payload: Mapping[str, Any]) -> str:
-    """Append one JSON message. Queue streams are never trimmed or expired."""
-    msg_id = await redis.xadd(stream, {"payload": json.dumps(payload, sort_keys=True)})
-    return str(msg_id)
-
-
-async def publish_many(redis: Redis, stream: str, payloads: Sequence[Mapping[str, Any]]) -> None:
-    """Append several messages in one round trip, encoded like :func:`publish`."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for payload in payloads:
-            pipe.xadd(stream, {"payload": json.dumps(payload, sort_keys=True)})
-        await pipe.execute()
-
-
-def payload_of(fields: Fields) -> dict[str, Any]:
-    """Decode a message published by :func:`publish`; ValueError/TypeError/KeyError if malformed."""
-    data = json.loads(fields["payload"])
-    if not isinstance(data, dict):
-        raise TypeError("payload is not a JSON object")
-    return data
-
-
-async def ensure_group(redis: Redis, stream: str, group: str) -> None:
-    try:
-        await redis.xgroup_create(stream, group, id="0", mkstream=True)
-    except ResponseError as err:
-        if "BUSYGROUP" not in str(err):
-            raise
-
-
-class StreamMetrics:
-    """Per-registry counters and gauges for every stream a service touches."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        labels = ["stream", "group"]
-        self.processed = Counter(
-            "vellet_stream_messages_processed_total",
-            "Messages handled and acknowledged.",
-            labels,
-            registry=registry,
-        )
-        self.failures = Counter(
-            "vellet_stream_message_failures_total",
-            "Handler failures (the message stays pending).",
-            labels,
-            registry=registry,
-        )
-        self.claimed = Counter(
-            "vellet_stream_messages_claimed_total",
-            "Messages taken over from idle consumers.",
-            labels,
-            registry=registry,
-        )
-        self.dead_letters = Counter(
-            "vellet_stream_dead_letters_total",
-            "Messages moved to the dead-letter stream.",
-            labels,
-            registry=registry,
-        )
-        self.length = Gauge(
-            "vellet_stream_length", "Entries in the stream (XLEN).", ["stream"], registry=registry
-        )
-        self.pending = Gauge(
-            "vellet_stream_pending",
-            "Delivered but unacknowledged entries.",
-            labels,
-            registry=registry,
-        )
-        self.lag = Gauge(
-            "vellet_stream_lag",
-            "Entries not yet delivered to the group.",
-            labels,
-            registry=registry,
-        )
-        self.depth = Gauge(
-            "vellet_queue_depth", "Work not yet done: lag + pending.", labels, registry=registry
-        )
-
-
-async def _lag(redis: Redis, stream: str, info: Mapping[str, Any]) -> int:
-    lag = info.get("lag")
-    if isinstance(lag, int):
-        return lag
-    # Redis < 7 reports no lag: count what lies beyond the last delivered id.
-    # Capped so a scrape stays cheap; a depth over the cap reads as the cap.
-    entries: Any = await redis.xrange(stream, min=f"({info['last-delivered-id']}", count=100_000)
-    return len(entries or [])
-
-
-async def refresh_depth(redis: Redis, metrics: StreamMetrics, stream: str) -> None:
-    metrics.length.labels(stream).set(await redis.xlen(stream))
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:  # the stream does not exist yet
-        return
-    for info in groups:
-        group = str(info["name"])
-        lag = await _lag(redis, stream, info)
-        pending = int(info["pending"])
-        metrics.pending.labels(stream, group).set(pending)
-        metrics.lag.labels(stream, group).set(lag)
-        metrics.depth.labels(stream, group).set(lag + pending)
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""Redis Streams as durable queues: consumer groups, claims, dead letters.
+
+Why streams and not lists: a list pop hands a message to one consumer and
+forgets it, so a consumer that dies mid-way loses it. With a consumer group
+a message stays *pending* until it is acknowledged; a dead consumer's
+pending messages are taken over with XAUTOCLAIM; and each message's delivery
+count tells a poison message (one that fails every time) from a transient
+failure. Handlers must therefore be idempotent: a message may be delivered
+more than once, and is acknowledged only after its effect is durable.
+
+One :class:`Consumer` loop:
+
+1. on start, re-read this consumer's own pending entries (it may have died
+   holding them under the same name);
+2. claim entries idle longer than ``claim_idle_ms`` from anyone (XAUTOCLAIM);
+3. read new entries (XREADGROUP ``>``), blocking up to ``block_ms``.
+
+An entry delivered more than ``max_deliveries`` times is moved to
+``<stream>:dead`` and acknowledged in one MULTI/EXEC, and counted.
+"""
+
+from __future__ import annotations
+
+from vellet.common.streams._client import (
+    BANK_REQUESTS,
+    BANK_RESULTS,
+    TRANSFER_EVENTS,
+    Fields,
+    Redis,
+    connect,
+    dead_letter_stream,
+    ensure_group,
+    payload_of,
+    publish,
+    publish_many,
+)
+from vellet.common.streams._consumer import Consumer, Handler
+from vellet.common.streams._depth import StreamMetrics, refresh_depth
+
+__all__ = [
+    "BANK_REQUESTS",
+    "BANK_RESULTS",
+    "TRANSFER_EVENTS",
+    "Consumer",
+    "Fields",
+    "Handler",
+    "Redis",
+    "StreamMetrics",
+    "connect",
+    "dead_letter_stream",
+    "ensure_group",
+    "payload_of",
+    "publish",
+    "publish_many",
+    "refresh_depth",
+]
