@@ -1,22 +1,13 @@
 """The wallet: users, their money, and the ledger that keeps it honest.
 
-Users sign up with a bank account number the bank vouches for, log in to a
-JWT session, and send each other money. Every movement is a double-entry
-transfer in the wallet's own database, made exactly once per idempotency
-key, and announced to the notifier through a transactional outbox.
+One folder per capability, each layered routes (thin HTTP) -> rules (pure)
+-> store (SQL only); ``README.md`` beside this file draws the map.
 
-Layers: ``handlers``/``auth_handlers`` (HTTP, thin) -> ``domain`` (pure
-rules and rendering), ``sessions``, ``passwords``, ``ratelimit``,
-``bank_client`` -> ``store`` and ``ledger`` (SQL only; the P2P transaction
-itself is the ``wallet_p2p_batch`` function of migration 0004, fed by
-``batcher``, which groups the transfers that arrive together; and
-``ledger.INVARIANT_SQL`` is the one query that proves the books balance).
-Events leave through a transactional outbox (``outbox``).
-
-Deposits and withdrawals are two-phase transfers with the bank
-(``bankflow``: direct call behind a circuit breaker, else the request
-stream; ``twophase``/``twophase_queue`` SQL; ``bank_outbox`` relay,
-``bank_stream`` result consumer, ``reconcile`` for stuck transfers; wired
-by ``flow_app``). ``internal_handlers`` serve ``/internal/v1`` to services
-holding a service token; an ingress must never route ``/internal``.
+* ``api/``      the HTTP surfaces: public ``/api/v1``, internal ``/internal/v1``, OpenAPI
+* ``auth/``     who is calling: sign-up, login, sessions, passwords, rate limits
+* ``ledger/``   P2P money and the books: rules, group commit, ledger SQL, the invariant
+* ``banking/``  deposits and withdrawals with the bank: two-phase, queue, reconciler
+* ``events/``   transfer events for the notifier: the outbox and its relay
+* top level     ``app`` (create_app), ``cli``, ``settings``, ``state`` (shared app keys),
+  ``wire`` (the shared wire format), ``database`` (migrations, pool, shared names)
 """

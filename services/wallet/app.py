@@ -18,30 +18,20 @@ from aiohttp import web
 
 from vellet.common import health, metrics, streams
 from vellet.common.web import new_app
-from vellet.wallet import flow_app, store
-from vellet.wallet.auth_handlers import routes as auth_routes
-from vellet.wallet.bank_client import BankClient
-from vellet.wallet.batcher import P2PBatcher
-from vellet.wallet.handlers import routes
-from vellet.wallet.outbox import OutboxRelay
-from vellet.wallet.passwords import Passwords
-from vellet.wallet.ratelimit import LoginLimiter
-from vellet.wallet.sessions import Verifier
+from vellet.wallet import database
+from vellet.wallet.api.internal import routes as internal_routes
+from vellet.wallet.api.routes import routes
+from vellet.wallet.auth.limits import LIMITER, LoginLimiter
+from vellet.wallet.auth.passwords import PASSWORDS, Passwords
+from vellet.wallet.auth.routes import routes as auth_routes
+from vellet.wallet.auth.sessions import VERIFIER, Verifier
+from vellet.wallet.banking import wiring as banking_wiring
+from vellet.wallet.banking.client import BANK, BankClient
+from vellet.wallet.events import store as events_store
+from vellet.wallet.events.relay import RELAY, RELAY_TASK, OutboxRelay
+from vellet.wallet.ledger.batcher import BATCHER, P2PBatcher
 from vellet.wallet.settings import WalletSettings
-from vellet.wallet.state import (
-    BANK,
-    BATCHER,
-    LIMITER,
-    METRICS,
-    PASSWORDS,
-    POOL,
-    REDIS,
-    RELAY,
-    RELAY_TASK,
-    SETTINGS,
-    VERIFIER,
-    WalletMetrics,
-)
+from vellet.wallet.state import METRICS, POOL, REDIS, SETTINGS, WalletMetrics
 
 
 def create_app(settings: WalletSettings) -> web.Application:
@@ -53,7 +43,8 @@ def create_app(settings: WalletSettings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_batcher)
     app.cleanup_ctx.append(_relay)
-    flow_app.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
+    banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
+    app.router.add_routes(internal_routes)
     app.router.add_routes(auth_routes)
     app.router.add_routes(routes)
     return app
@@ -61,7 +52,7 @@ def create_app(settings: WalletSettings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = await store.open_pool(settings.database_url, settings.pool_size)
+    pool = await database.open_pool(settings.database_url, settings.pool_size)
     redis = streams.connect(settings.redis_url)
     http = aiohttp.ClientSession()
     app[POOL], app[REDIS] = pool, redis
@@ -73,7 +64,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     wallet_metrics = app[METRICS]
 
     async def refresh_backlog() -> None:
-        wallet_metrics.outbox_backlog.set(await store.unpublished_count(pool))
+        wallet_metrics.outbox_backlog.set(await events_store.unpublished_count(pool))
 
     metrics.add_refresher(app, refresh_backlog)
     try:

@@ -9,13 +9,31 @@ way round.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
 from vellet.common.settings import Env, HttpSettings, Secret, StreamSettings, TokenSettings
-from vellet.wallet.addresses import Network, parse_networks
+
+#: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """``"10.0.0.0/8, 127.0.0.1"`` -> networks; ConfigError naming a bad entry."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"VELLET_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network"
+            ) from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vellet.common.db import Pool
 from vellet.common.metrics import LATENCY_BUCKETS
 from vellet.common.streams import Redis
-from vellet.wallet.bank_client import BankClient
-from vellet.wallet.bankflow import BankFlow
-from vellet.wallet.batcher import P2PBatcher
-from vellet.wallet.outbox import OutboxRelay
-from vellet.wallet.passwords import Passwords
-from vellet.wallet.ratelimit import LoginLimiter
-from vellet.wallet.sessions import Verifier
 from vellet.wallet.settings import WalletSettings
 
 
@@ -69,14 +60,4 @@ class WalletMetrics:
 SETTINGS = web.AppKey("wallet_settings", WalletSettings)
 POOL = web.AppKey("wallet_pool", Pool)
 REDIS = web.AppKey("wallet_redis", Redis)
-BANK = web.AppKey("wallet_bank", BankClient)
-PASSWORDS = web.AppKey("wallet_passwords", Passwords)
-LIMITER = web.AppKey("wallet_login_limiter", LoginLimiter)
 METRICS = web.AppKey("wallet_metrics", WalletMetrics)
-RELAY = web.AppKey("wallet_outbox_relay", OutboxRelay)
-RELAY_TASK = web.AppKey("wallet_outbox_task", asyncio.Task[None])
-#: P2P group commit; see ``batcher``.
-BATCHER = web.AppKey("wallet_p2p_batcher", P2PBatcher)
-VERIFIER = web.AppKey("wallet_session_verifier", Verifier)
-#: Deposits and withdrawals (two-phase, direct or queued); see ``bankflow``.
-FLOW = web.AppKey("wallet_bank_flow", BankFlow)

@@ -30,23 +30,31 @@ from vellet.bank.admin import seed as seed_bank
 from vellet.bank.app import create_app as create_bank
 from vellet.bank.domain import demo_accounts
 from vellet.bank.settings import BankSettings
+from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.settings import Env
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
 from vellet.notifier.settings import NotifierSettings
 from vellet.notifier.sink import MailSink, start_sink
-from vellet.wallet import store as wallet_store
+from vellet.wallet import database
 from vellet.wallet.app import create_app as create_wallet
-from vellet.wallet.demo import sign_up_demo_users
+from vellet.wallet.auth.demo import sign_up_demo_users
 from vellet.wallet.settings import WalletSettings
 
 _GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET")
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "up", help="run the whole stack locally on embedded PostgreSQL and Redis"
+    parser = command(
+        sub,
+        "up",
+        "run the whole stack locally on embedded PostgreSQL and Redis",
+        "vellet up",
+        "vellet up --data-dir /tmp/vellet --accounts 20",
+        description="Run the whole stack on one machine: embedded PostgreSQL and Redis, the "
+        "bank with seeded demo accounts, the wallet, the notifier and a mail sink you can "
+        "read in a browser. It prints where everything listens; Ctrl-C stops it all.",
     )
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where data lives (default: $VELLET_HOME or ./.vellet)")  # fmt: skip
@@ -139,7 +147,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
     settings = WalletSettings.from_env(stack.env)
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
         await _ensure_database(settings.database_url)
-    await wallet_store.migrate(settings.database_url)
+    await database.migrate(settings.database_url)
     site = await start("wallet", create_wallet(settings), settings.http)
     stack.sites.append(site)
     numbers = [a.account_number for a in demo_accounts(accounts)]

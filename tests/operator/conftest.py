@@ -21,7 +21,7 @@ from tests.wallet.stack import RunningWallet, start_wallet
 from vellet.bank import admin as bank_admin
 from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings
-from vellet.wallet import store as wallet_store
+from vellet.wallet import database
 from vellet.wallet.settings import BankFlowSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ async def bank(clean_databases, redis_url: str) -> AsyncIterator[Bank]:  # type:
 async def wallet(clean_databases, redis_url: str, bank: Bank) -> AsyncIterator[RunningWallet]:  # type: ignore[no-untyped-def]
     """The real wallet; its own reconcile timer is off, as in a cluster: only the
     operator re-drives stuck transfers here."""
-    dsn = await clean_databases.create("wallet", wallet_store.MIGRATIONS)
+    dsn = await clean_databases.create("wallet", database.MIGRATIONS)
     running = await start_wallet(
         dsn,
         redis_url,

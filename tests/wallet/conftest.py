@@ -16,12 +16,12 @@ from tests.support.bank import RunningBank, start_bank
 from tests.wallet.stack import RunningWallet, start_wallet
 from vellet.bank import admin as bank_admin
 from vellet.common.db import Pool, create_pool
-from vellet.wallet import store
+from vellet.wallet import database
 
 
 @pytest.fixture
 async def wallet_dsn(clean_databases) -> str:  # type: ignore[no-untyped-def]
-    return await clean_databases.create("wallet", store.MIGRATIONS)
+    return await clean_databases.create("wallet", database.MIGRATIONS)
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import itertools
 import uuid
 
 from vellet.common.db import Pool
-from vellet.wallet import domain, ledger, store
+from vellet.wallet.auth import store as auth_store
+from vellet.wallet.ledger import rules as ledger_rules
+from vellet.wallet.ledger import store as ledger_store
 
 _numbers = itertools.count(100_000_000_001)
 
@@ -17,31 +19,31 @@ def new_account_number() -> str:
 
 async def make_user(
     pool: Pool, *, currency: str = "INR", funds: int = 0, number: str | None = None
-) -> store.User:
+) -> auth_store.User:
     """A wallet user inserted straight into the database, funded by a settled deposit."""
     number = number or new_account_number()
-    user = await store.insert_user(
+    user = await auth_store.insert_user(
         pool,
-        store.NewUser(number, f"User {number}", f"u{number}@example.test", currency, "x"),
+        auth_store.NewUser(number, f"User {number}", f"u{number}@example.test", currency, "x"),
     )
     assert user is not None
     if funds:
-        await ledger.post_deposit(pool, user.id, funds, currency)
+        await ledger_store.post_deposit(pool, user.id, funds, currency)
     return user
 
 
 async def send(
     pool: Pool,
-    sender: store.User,
+    sender: auth_store.User,
     to: str,
     amount: int,
     *,
     key: str | None = None,
     currency: str | None = None,
     note: str | None = None,
-) -> ledger.Answer:
-    req = domain.P2PRequest(to, amount, currency or sender.currency, note)
-    job = ledger.P2PJob(
+) -> ledger_store.Answer:
+    req = ledger_rules.P2PRequest(to, amount, currency or sender.currency, note)
+    job = ledger_store.P2PJob(
         sender.id,
         sender.account_number,
         key or uuid.uuid4().hex,
@@ -50,11 +52,11 @@ async def send(
         event_id=uuid.uuid4(),
         expires_at=None,
     )
-    (answer,) = await ledger.p2p_batch(pool, [job])  # alone: a batch of one
+    (answer,) = await ledger_store.p2p_batch(pool, [job])  # alone: a batch of one
     return answer
 
 
-async def available(pool: Pool, user: store.User) -> int:
-    found = await store.user_and_balance(pool, user.id)
+async def available(pool: Pool, user: auth_store.User) -> int:
+    found = await ledger_store.user_and_balance(pool, user.id)
     assert found is not None
     return found[1].available

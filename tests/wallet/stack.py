@@ -19,8 +19,9 @@ from aiohttp import web
 from tests.support.bank import FAST_STREAMS, TEST_TOKENS, RunningBank
 from vellet.common.settings import HttpSettings, Secret
 from vellet.common.web import Site, start
-from vellet.wallet import ledger, store
 from vellet.wallet.app import create_app
+from vellet.wallet.auth import store as auth_store
+from vellet.wallet.ledger import store as ledger_store
 from vellet.wallet.settings import LoginLimits, PasswordSettings, SessionSettings, WalletSettings
 from vellet.wallet.state import POOL
 
@@ -155,6 +156,6 @@ async def fund(wallet: RunningWallet, client: WalletClient, minor: int) -> None:
     """Credit a wallet with a deposit the bank has settled (deposits over HTTP
     belong to the bank flows; P2P tests only need money to be there)."""
     pool = wallet.app[POOL]
-    user = await store.user_by_account(pool, client.account_number or "")
+    user = await auth_store.user_by_account(pool, client.account_number or "")
     assert user is not None
-    await ledger.post_deposit(pool, user.id, minor, user.currency)
+    await ledger_store.post_deposit(pool, user.id, minor, user.currency)

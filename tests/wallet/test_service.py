@@ -10,7 +10,7 @@ import aiohttp
 
 from tests.support.bank import TEST_SECRET, RunningBank
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, WalletClient, fund, registered
-from vellet.wallet.demo import demo_password, sign_up_demo_users
+from vellet.wallet.auth.demo import demo_password, sign_up_demo_users
 
 
 async def test_health_readiness_and_metrics(

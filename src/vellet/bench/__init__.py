@@ -8,15 +8,22 @@ starts embedded PostgreSQL/Redis itself unless URLs are given.
 
 from __future__ import annotations
 
-import argparse
 from importlib import import_module
 from typing import Any
+
+from vellet.common.commands import command
 
 _BENCHMARKS = ("cache", "p2p", "drill")
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("bench", help="run a benchmark")
+    parser = command(
+        sub,
+        "bench",
+        "run a benchmark",
+        "vellet bench p2p --seconds 5",
+        "vellet bench drill --transfers 1000",
+    )
     benches = parser.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
     for name in _BENCHMARKS:
         try:

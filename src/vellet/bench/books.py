@@ -3,7 +3,7 @@
 :func:`compare_books` reads both databases directly and lists every
 disagreement:
 
-* the wallet's ledger invariant (``ledger.INVARIANT_SQL``: balanced
+* the wallet's ledger invariant (``audit.INVARIANT_SQL``: balanced
   currencies and transfers, no overdraft, balances equal to their entries,
   two entries per posted transfer, reservations equal to unfinished
   withdrawals);
@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from vellet.bank.store import AUDIT_SQL
-from vellet.wallet import ledger
+from vellet.wallet.ledger import audit
 
 
 @dataclass
@@ -47,11 +47,12 @@ async def compare_books(wallet_dsn: str, bank_dsn: str, currency: str = "INR") -
     wallet = await asyncpg.connect(wallet_dsn)
     bank = await asyncpg.connect(bank_dsn)
     try:
-        invariants = await ledger.check_invariants(wallet)
+        invariants = await audit.check_invariants(wallet)
         books.problems += [f"wallet invariant {k}={v}" for k, v in invariants.violations().items()]
-        audit = await bank.fetch(AUDIT_SQL)
+        bank_audit = await bank.fetch(AUDIT_SQL)
         books.problems += [
-            f"bank audit: {r['what']}: expected {r['expected']}, found {r['actual']}" for r in audit
+            f"bank audit: {r['what']}: expected {r['expected']}, found {r['actual']}"
+            for r in bank_audit
         ]
         books.wallet_settlement = -int(
             await wallet.fetchval(

@@ -26,11 +26,17 @@ from vellet.bank.cache import AccountCache, CacheMetrics
 from vellet.bank.domain import AccountView, demo_accounts
 from vellet.bank.settings import CacheSettings
 from vellet.common import db, streams
+from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("cache", help=__doc__.splitlines()[0])
+    parser = command(
+        sub,
+        "cache",
+        "how much database work the bank's account cache saves",
+        "vellet bench cache --accounts 10000 --lookups 100000 --zipf 1.1",
+    )
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--lookups", type=int, default=100_000)
     parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent s (default 1.1)")

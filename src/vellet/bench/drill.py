@@ -39,6 +39,7 @@ import aiohttp
 from vellet.bench.books import Books, compare_books
 from vellet.bench.drill_load import Step, Tally, User, plan, run_load, submit
 from vellet.bench.drill_stack import Stack, start_stack
+from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.errors import ConfigError
 
@@ -46,10 +47,15 @@ Fault = tuple[float, str, Callable[[Stack], Awaitable[None]]]
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "drill", help="deposits/withdrawals through outages, SIGKILLs and lost queues; "
-        "prints whether every one moved money exactly once",
-    )  # fmt: skip
+    parser = command(
+        sub,
+        "drill",
+        "deposits/withdrawals through outages, SIGKILLs and lost queues",
+        "vellet bench drill --transfers 10000 --users 50",
+        description="Send deposits and withdrawals through lost answers, SIGKILLed banks "
+        "and wallets and lost Redis queues, then print whether every one moved money "
+        "exactly once (exit 1 if not).",
+    )
     parser.add_argument("--transfers", type=int, default=3000, help="deposits + withdrawals")
     parser.add_argument("--users", type=int, default=40, help="wallet users sending them")
     parser.add_argument("--parallel", type=int, default=32, help="concurrent clients")

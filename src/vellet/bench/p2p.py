@@ -38,17 +38,25 @@ import asyncpg
 
 from vellet.bench import faults
 from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.common.errors import ConfigError
 from vellet.common.settings import Secret
-from vellet.wallet import ledger, store
+from vellet.wallet.events import store as events_store
+from vellet.wallet.ledger import audit
 from vellet.wallet.settings import SessionSettings
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "p2p", help="P2P transfers/s over HTTP vs pgbench on the same PostgreSQL"
+    parser = command(
+        sub,
+        "p2p",
+        "P2P transfers/s over HTTP vs pgbench on the same PostgreSQL",
+        "vellet bench p2p --clients 32 --seconds 15 --rounds 3",
+        description="Measure P2P transfers per second over HTTP against pgbench -N on the "
+        "same PostgreSQL, in alternated rounds, and print each round, the median ratio, the "
+        "p99 latency and whether the ledger invariant holds.",
     )
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
@@ -230,7 +238,7 @@ async def drain_outbox(wallet_db: str) -> None:
     pool = await create_pool(wallet_db, max_size=1)
     try:
         for _ in range(600):
-            if await store.unpublished_count(pool) == 0:
+            if await events_store.unpublished_count(pool) == 0:
                 return
             await asyncio.sleep(0.1)
     finally:
@@ -240,7 +248,7 @@ async def drain_outbox(wallet_db: str) -> None:
 async def invariant_holds(wallet_db: str) -> bool:
     pool = await create_pool(wallet_db, max_size=1)
     try:
-        return (await ledger.check_invariants(pool)).ok
+        return (await audit.check_invariants(pool)).ok
     finally:
         await pool.close()
 

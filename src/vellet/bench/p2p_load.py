@@ -20,8 +20,9 @@ import aiohttp
 
 from vellet.common.db import create_pool
 from vellet.common.errors import ConfigError
-from vellet.wallet import ledger, store
-from vellet.wallet.sessions import mint as mint_session
+from vellet.wallet.auth import store as auth_store
+from vellet.wallet.auth.sessions import mint as mint_session
+from vellet.wallet.ledger import store as ledger_store
 from vellet.wallet.settings import SessionSettings
 
 
@@ -73,10 +74,10 @@ async def setup_users(count: int, wallet_db: str, sessions: SessionSettings) -> 
     try:
         for i in range(count):
             number = str(900_000_000_000 + i)
-            new = store.NewUser(number, f"Bench {i}", f"b{i}@example.test", "INR", "-")
-            user = await store.insert_user(pool, new)
+            new = auth_store.NewUser(number, f"Bench {i}", f"b{i}@example.test", "INR", "-")
+            user = await auth_store.insert_user(pool, new)
             assert user is not None
-            await ledger.post_deposit(pool, user.id, 10**12, "INR", "bench funding")
+            await ledger_store.post_deposit(pool, user.id, 10**12, "INR", "bench funding")
             token, _ = mint_session(sessions, user.id, number)
             users.append(User(number, token))
     finally:

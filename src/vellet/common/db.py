@@ -10,11 +10,13 @@ error, because the database no longer matches the code's idea of it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 
@@ -105,3 +107,22 @@ async def migrate(dsn: str, component: str, directory: Path) -> list[str]:
         finally:
             await conn.close()
     return applied
+
+
+T = TypeVar("T")
+
+
+async def retrying(work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Run ``work`` (one transaction) again after a deadlock or a serialization failure.
+
+    Both are PostgreSQL telling a transaction that it lost a race and changed
+    nothing, so running it again is safe; anything else is raised at once.
+    """
+    for attempt in range(attempts):
+        try:
+            return await work()
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -22,6 +22,11 @@ The detail must never carry a secret: it is shown to the caller.
 
 from __future__ import annotations
 
+from typing import Any
+
+#: The media type of every error answer (RFC 9457).
+PROBLEM_JSON = "application/problem+json"
+
 
 class VelletError(Exception):
     """Base of every deliberate Vellet error."""
@@ -100,3 +105,18 @@ class Unavailable(VelletError):
     status = 503
     code = "unavailable"
     title = "Service unavailable"
+
+
+def problem_body(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
+    """The RFC 9457 document of an error, for callers that store or embed it.
+
+    Pure, so that rules (which store refusals under idempotency keys) can
+    build it without importing the HTTP middleware.
+    """
+    return {
+        "type": f"https://vellet.io/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }

@@ -18,11 +18,17 @@ import asyncpg
 import redis.exceptions
 from aiohttp import web
 
-from vellet.common.errors import InvalidRequest, TooManyRequests, VelletError
+from vellet.common.errors import (
+    PROBLEM_JSON,
+    InvalidRequest,
+    TooManyRequests,
+    VelletError,
+    problem_body,
+)
+
+__all__ = ["PROBLEM_JSON", "problem_body"]  # re-exported: where a handler looks for them
 
 log = logging.getLogger("vellet.http")
-
-PROBLEM_JSON = "application/problem+json"
 
 #: Errors that mean a database or Redis is down or restarting, not that the
 #: code is wrong: answered 503 (``unavailable``), never 500.
@@ -45,17 +51,6 @@ _HTTP_CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
 }
-
-
-def problem_body(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
-    """The RFC 9457 document itself, for callers that store or embed it."""
-    return {
-        "type": f"https://vellet.io/problems/{code.replace('_', '-')}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
 
 
 def problem(

@@ -1,0 +1,136 @@
+"""The wallet's client for the bank's HTTP API.
+
+Services never import each other, so this is the wallet's own view of the
+bank's contract (API.md, "Bank"). It presents a short-lived service JWT for
+the bank's audience, bounds every call with a timeout, and maps every way
+the bank can fail (down, slow, 5xx, garbage) to one error the wallet can
+answer with: 503 ``bank_unavailable``. The aiohttp session and base URL are
+injected, so tests point it at a real bank on a random port.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from vellet.common import tokens
+from vellet.common.errors import Unavailable
+from vellet.common.settings import TokenSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    account_number: str
+    name: str
+    email: str
+    currency: str
+    status: str
+
+
+def _unavailable() -> Unavailable:
+    return Unavailable(
+        "the bank cannot be reached right now; please try again in a moment",
+        code="bank_unavailable",
+    )
+
+
+class BankClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        token_settings: TokenSettings,
+        timeout: float,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._tokens = token_settings
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def _headers(self) -> dict[str, str]:
+        token = tokens.mint(self._tokens, audience=tokens.BANK_AUDIENCE, subject="wallet")
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    async def account(self, number: str) -> BankAccount | None:
+        """The bank's record of ``number``; None when the bank does not know it."""
+        url = f"{self._base}/api/v1/accounts/{quote(number, safe='')}"
+        try:
+            async with self._session.get(
+                url, headers=self._headers(), timeout=self._timeout
+            ) as response:
+                if response.status == 404:
+                    return None
+                if response.status != 200:
+                    log.warning("bank answered %d to an account look-up", response.status)
+                    raise _unavailable()
+                data = await response.json()
+        except (TimeoutError, aiohttp.ClientError, ValueError) as err:
+            log.warning("bank look-up failed: %s", type(err).__name__)
+            raise _unavailable() from None
+        return _parse_account(data)
+
+
+def _parse_account(data: Any) -> BankAccount:
+    keys = ("account_number", "name", "email", "currency", "status")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in keys):
+        log.warning("bank sent an account record that does not match its contract")
+        raise _unavailable()
+    return BankAccount(*(str(data[k]) for k in keys))
+
+
+class BankNoAnswer(Exception):
+    """The bank gave no usable answer: it may or may not have executed the
+    transfer, so the caller must queue it (the bank is idempotent on its id)."""
+
+
+class BankTransfers:
+    """The direct path of deposits and withdrawals: ``POST /api/v1/transfers``.
+
+    Its own (tighter) timeout: a user waits for it, and when it expires the
+    transfer is simply queued. Any non-200 answer counts as no answer: a
+    4xx would mean the wallet sent something the bank cannot read, which
+    queueing does not fix either, but it keeps the transfer's fate in one
+    place (the stream, the reconciler, the dead-letter stream) instead of
+    guessing here.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str,
+                 token_settings: TokenSettings, timeout: float) -> None:  # fmt: skip
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._tokens = token_settings
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def execute(self, request: dict[str, str]) -> Any:
+        """The bank's JSON outcome of ``request``; :class:`BankNoAnswer` otherwise."""
+        token = tokens.mint(self._tokens, audience=tokens.BANK_AUDIENCE, subject="wallet")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        try:
+            async with self._session.post(
+                f"{self._base}/api/v1/transfers", json=request, headers=headers,
+                timeout=self._timeout,
+            ) as response:  # fmt: skip
+                if response.status != 200:
+                    log.warning("bank answered %d to a transfer", response.status)
+                    raise BankNoAnswer(f"HTTP {response.status}")
+                return await response.json()
+        except (TimeoutError, aiohttp.ClientError, ValueError) as err:
+            raise BankNoAnswer(type(err).__name__) from None
+
+    async def ready(self) -> bool:
+        """Whether the bank says it can work (``/readyz``: its database and Redis)."""
+        try:
+            async with self._session.get(f"{self._base}/readyz", timeout=self._timeout) as resp:
+                return resp.status == 200
+        except (TimeoutError, aiohttp.ClientError):
+            return False
+
+
+BANK = web.AppKey("wallet_bank", BankClient)

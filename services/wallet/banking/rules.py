@@ -1,0 +1,219 @@
+"""Pure rules of money that moves between the bank and a wallet.
+
+No I/O here (like every ``rules`` module): what a deposit or withdrawal request is, what
+the wallet asks the bank, how a bank outcome is read and checked against
+the transfer it claims to settle, and which final state it leads to.
+
+States (API.md): a deposit or withdrawal is ``pending`` while the wallet
+asks the bank directly, ``queued`` once its request waits on the bank
+request stream, and ends ``posted`` (the bank moved the money),
+``voided`` (a refused withdrawal: its reservation is released) or
+``failed`` (a refused deposit: nothing was reserved). ``failure_reason`` is
+the bank's reason, word for word (``account_closed``,
+``currency_mismatch``, ``insufficient_funds``, ``unknown_account``...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from vellet.common.errors import InvalidRequest, VelletError
+from vellet.common.money import format_amount, parse_amount
+from vellet.wallet import wire
+
+BankKind = Literal["deposit", "withdrawal"]
+Direction = Literal["to_wallet", "from_wallet"]
+FinalState = Literal["posted", "voided", "failed"]
+
+ALL_KINDS: Final = ("p2p", "deposit", "withdrawal")
+BANK_KINDS: Final = ("deposit", "withdrawal")
+UNFINISHED: Final = ("pending", "queued")
+#: The bank moves money "to_wallet" for a deposit (customer -> settlement) and
+#: "from_wallet" for a withdrawal (settlement -> customer).
+DIRECTIONS: Final[dict[str, Direction]] = {"deposit": "to_wallet", "withdrawal": "from_wallet"}
+_BANK_FIELDS: Final = frozenset({"kind", "amount", "currency", "note"})
+
+
+@dataclass(frozen=True)
+class BankTransferRequest:
+    """A validated deposit or withdrawal of the caller's own wallet."""
+
+    kind: BankKind
+    amount: int
+    currency: str
+    note: str | None
+
+    @property
+    def direction(self) -> Direction:
+        return DIRECTIONS[self.kind]
+
+    def fingerprint(self) -> str:
+        """A digest of the request's meaning, like ``P2PRequest.fingerprint``
+        (the kind is part of it, so a key reused across kinds is a mismatch)."""
+        canonical = json.dumps(
+            [self.kind, self.amount, self.currency, self.note], separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def kind_of(body: Mapping[str, Any]) -> str:
+    kind = body.get("kind")
+    if kind not in ALL_KINDS:
+        raise InvalidRequest(f"kind must be one of: {', '.join(ALL_KINDS)}", code="invalid_kind")
+    return str(kind)
+
+
+def parse_bank_transfer(body: dict[str, Any]) -> BankTransferRequest:
+    """A deposit or withdrawal body: ``kind``, ``amount``, ``currency``, ``note``.
+
+    There is no ``to_account``: the money moves between the caller's wallet
+    and the caller's own bank account (the one they signed up with).
+    """
+    if "to_account" in body:
+        raise InvalidRequest("to_account is only for p2p transfers")
+    unknown = sorted(set(body) - _BANK_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"unknown field(s): {', '.join(unknown)[:200]}")
+    kind = kind_of(body)
+    if kind not in BANK_KINDS:
+        raise InvalidRequest("kind must be deposit or withdrawal", code="invalid_kind")
+    currency = body.get("currency")
+    if not isinstance(currency, str):
+        raise InvalidRequest(
+            "currency must be an ISO 4217 code such as INR", code="invalid_currency"
+        )
+    amount = parse_amount(body.get("amount"), currency)
+    note = wire.parse_note(body.get("note"))
+    return BankTransferRequest("deposit" if kind == "deposit" else "withdrawal", amount,
+                               currency, note)  # fmt: skip
+
+
+def bank_request(transfer_id: uuid.UUID, account_number: str, kind: str, amount: int,
+                 currency: str) -> dict[str, str]:  # fmt: skip
+    """What the wallet asks of the bank, over HTTP and on the request stream alike."""
+    return {
+        "transfer_id": str(transfer_id),
+        "account_number": account_number,
+        "direction": DIRECTIONS[kind],
+        "amount": format_amount(amount, currency),
+        "currency": currency,
+    }
+
+
+@dataclass(frozen=True)
+class BankResult:
+    """The bank's outcome of one transfer (its HTTP answer or a result message)."""
+
+    transfer_id: uuid.UUID
+    bank_txn_id: uuid.UUID
+    succeeded: bool
+    reason: str | None
+    #: What the bank says it moved; checked against the transfer before use.
+    account_number: str | None = None
+    direction: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+
+    def final_state(self, kind: str) -> FinalState:
+        if self.succeeded:
+            return "posted"
+        return "voided" if kind == "withdrawal" else "failed"
+
+    def failure_reason(self) -> str | None:
+        if self.succeeded:
+            return None
+        return (self.reason or "rejected_by_bank")[:200]
+
+    def contradicts(self, kind: str, account_number: str, amount: int, currency: str) -> bool:
+        """Whether the bank describes another movement than the transfer's own.
+
+        Fields the bank did not send are not held against it (its HTTP answer
+        carries them all today; a leaner one would still be usable).
+        """
+        return (
+            (self.direction is not None and self.direction != DIRECTIONS.get(kind))
+            or (self.account_number is not None and self.account_number != account_number)
+            or (self.amount is not None and self.amount != amount)
+            or (self.currency is not None and self.currency != currency)
+        )
+
+
+def parse_bank_result(data: Any, transfer_id: uuid.UUID | None = None) -> BankResult:
+    """Read the bank's outcome; ValueError when it is not one.
+
+    ``transfer_id`` is the id the caller asked about (the HTTP path); a
+    result message names its own.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError("a bank outcome must be a JSON object")  # noqa: TRY004 - one error kind
+    status = data.get("status")
+    if status not in ("succeeded", "rejected"):
+        raise ValueError("a bank outcome's status must be succeeded or rejected")
+    ident = uuid.UUID(str(data.get("transfer_id"))) if transfer_id is None else transfer_id
+    if transfer_id is not None and data.get("transfer_id") not in (None, str(transfer_id)):
+        raise ValueError("the bank answered about another transfer")
+    reason = data.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ValueError("a bank outcome's reason must be a string")
+    currency = data.get("currency")
+    amount = data.get("amount")
+    minor = None
+    if isinstance(currency, str) and amount is not None:
+        try:
+            minor = parse_amount(amount, currency)
+        except VelletError as err:
+            raise ValueError(f"a bank outcome's amount is unusable: {err.detail}") from None
+    return BankResult(
+        transfer_id=ident,
+        bank_txn_id=uuid.UUID(str(data.get("bank_txn_id"))),
+        succeeded=status == "succeeded",
+        reason=reason if status == "rejected" else None,
+        account_number=_optional_text(data, "account_number"),
+        direction=_optional_text(data, "direction"),
+        amount=minor,
+        currency=currency if isinstance(currency, str) else None,
+    )
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+def response_status(state: str) -> int:
+    """201 once the transfer is final, 202 while the bank has yet to settle it."""
+    return 202 if state in UNFINISHED else 201
+
+
+def _digits(raw: str) -> bool:
+    """ASCII digits only: ``int()`` would also read full-width or Arabic-Indic digits."""
+    return raw.isascii() and raw.isdigit()
+
+
+def parse_older_than(raw: str | None, default: int = 60) -> int:
+    if raw is None:
+        return default
+    if not _digits(raw) or int(raw) > 10 * 365 * 86400:
+        raise InvalidRequest("older_than must be a whole number of seconds", code="invalid_query")
+    return int(raw)
+
+
+def parse_stuck_state(raw: str | None) -> str:
+    state = raw or "queued"
+    if state not in UNFINISHED:
+        raise InvalidRequest("state must be pending or queued", code="invalid_query")
+    return state
+
+
+def parse_list_limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
+    if raw is None:
+        return default
+    if not _digits(raw) or not 1 <= int(raw) <= maximum:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {maximum}",
+                             code="invalid_limit")  # fmt: skip
+    return int(raw)

@@ -1,0 +1,142 @@
+"""The wallet's internal API: service token only, same idempotency as the public one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from tests.support.bank import RunningBank, service_token
+from tests.wallet.banking.helpers import internal_headers, move
+from tests.wallet.stack import RunningWallet, WalletClient, registered
+from vellet.common import tokens
+from vellet.common.settings import Secret, TokenSettings
+
+
+async def test_create_on_behalf_of_an_account_with_the_public_idempotency_rules(
+    bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    alice = await registered(bank, wallet, http)
+    bob = await registered(bank, wallet, http)
+    assert (await move(alice, "deposit", "50.00")).status == 201
+    op = WalletClient(http, wallet.url)
+    key = str(uuid.uuid4())  # the operator sends the Transfer's UID
+    body = {"kind": "p2p", "amount": "12.50", "currency": "INR",
+            "from_account": alice.account_number, "to_account": bob.account_number}  # fmt: skip
+
+    first = await op.call("POST", "/internal/v1/transfers", json=body,
+                          headers=internal_headers(key))  # fmt: skip
+    assert first.status == 201, first.body
+    assert (first.body["state"], first.body["from_account"]) == ("posted", alice.account_number)
+    again = await op.call("POST", "/internal/v1/transfers", json=body,
+                          headers=internal_headers(key))  # fmt: skip
+    assert (again.status, again.body) == (201, first.body)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = await op.call("POST", "/internal/v1/transfers", json=body | {"amount": "1.00"},
+                          headers=internal_headers(key))  # fmt: skip
+    assert (other.status, other.body["code"]) == (422, "idempotency_mismatch")
+    # The key belongs to alice's key space: her own public request with it is the same request.
+    mine = await alice.call("POST", "/api/v1/transfers",
+                            json={k: v for k, v in body.items() if k != "from_account"},
+                            headers={"Idempotency-Key": key})  # fmt: skip
+    assert (mine.status, mine.body["id"]) == (201, first.body["id"])
+
+    me = await alice.me()
+    assert me.body["balance"]["available"] == "37.50"
+
+    withdrawal = await op.call(
+        "POST", "/internal/v1/transfers",
+        json={"kind": "withdrawal", "amount": "7.50", "currency": "INR",
+              "from_account": alice.account_number},
+        headers=internal_headers("w-1"),
+    )  # fmt: skip
+    assert (withdrawal.status, withdrawal.body["state"]) == (201, "posted")
+    assert (await alice.me()).body["balance"]["available"] == "30.00"
+
+
+# Tokens are minted when the test runs, not at import: one minted at
+# collection time expires during a long suite and is refused for that reason.
+@pytest.mark.parametrize(
+    ("make_headers", "code"),
+    [
+        (dict, "missing_token"),
+        (lambda: {"Authorization": f"Bearer {service_token()}"}, "invalid_token"),  # bank's aud
+        (lambda: {"Authorization": "Bearer " + tokens.mint(
+            TokenSettings(secret=Secret("another-deployments-secret-0123456789abcdef")),
+            audience=tokens.WALLET_INTERNAL_AUDIENCE, subject="x")}, "invalid_token"),
+    ],
+    ids=["no token", "bank audience", "other deployment's key"],
+)  # fmt: skip
+async def test_the_internal_api_needs_a_service_token_for_its_audience(
+    wallet: RunningWallet,
+    http: aiohttp.ClientSession,
+    make_headers: Callable[[], dict[str, str]],
+    code: str,
+) -> None:
+    headers = make_headers()
+    client = WalletClient(http, wallet.url)
+    tid = uuid.uuid4()
+    for method, path in [
+        ("POST", "/internal/v1/transfers"),
+        ("GET", f"/internal/v1/transfers/{tid}"),
+        ("GET", "/internal/v1/transfers?state=queued&older_than=60"),
+        ("POST", f"/internal/v1/transfers/{tid}/redrive"),
+    ]:
+        reply = await client.call(method, path, json={} if method == "POST" else None,
+                                  headers=headers | {"Idempotency-Key": "k"})  # fmt: skip
+        assert (reply.status, reply.body["code"]) == (401, code), (method, path)
+
+
+async def test_a_users_session_is_not_a_service_token(
+    bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    alice = await registered(bank, wallet, http)
+    reply = await alice.call("GET", f"/internal/v1/transfers/{uuid.uuid4()}")
+    assert reply.status == 401
+
+
+async def test_bad_internal_requests_are_4xx_problems(
+    bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    alice = await registered(bank, wallet, http)
+    op = WalletClient(http, wallet.url)
+    body = {"kind": "deposit", "amount": "1.00", "currency": "INR"}
+    cases = [
+        ("POST", "/internal/v1/transfers", body, None, 400, "missing_idempotency_key"),
+        ("POST", "/internal/v1/transfers", body, "k1", 400, "invalid_account_number"),
+        ("POST", "/internal/v1/transfers", body | {"from_account": "999999999999"}, "k2", 404,
+         "unknown_account"),
+        ("POST", "/internal/v1/transfers", body | {"from_account": alice.account_number,
+                                                  "kind": "loan"}, "k3", 400, "invalid_kind"),
+        ("GET", "/internal/v1/transfers/not-a-uuid", None, None, 404, "transfer_not_found"),
+        ("GET", f"/internal/v1/transfers/{uuid.uuid4()}", None, None, 404, "transfer_not_found"),
+        ("POST", f"/internal/v1/transfers/{uuid.uuid4()}/redrive", None, None, 404,
+         "transfer_not_found"),
+        ("GET", "/internal/v1/transfers?state=posted", None, None, 400, "invalid_query"),
+        ("GET", "/internal/v1/transfers?older_than=-1", None, None, 400, "invalid_query"),
+        ("GET", "/internal/v1/transfers?limit=0", None, None, 400, "invalid_limit"),
+    ]  # fmt: skip
+    for method, path, json, key, status, code in cases:
+        reply = await op.call(method, path, json=json, headers=internal_headers(key))
+        assert (reply.status, reply.body["code"]) == (status, code), (method, path, reply.body)
+        assert reply.headers["Content-Type"].startswith("application/problem+json")
+
+
+async def test_read_any_transfer_list_stuck_ones_and_redrive_is_a_no_op_when_final(
+    bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    alice = await registered(bank, wallet, http)
+    deposit = await move(alice, "deposit", "5.00")
+    assert deposit.status == 201
+    op = WalletClient(http, wallet.url)
+    got = await op.call("GET", f"/internal/v1/transfers/{deposit.body['id']}",
+                        headers=internal_headers())  # fmt: skip
+    assert (got.status, got.body) == (200, deposit.body)
+    listed = await op.call("GET", "/internal/v1/transfers?state=queued&older_than=0",
+                           headers=internal_headers())  # fmt: skip
+    assert (listed.status, listed.body) == (200, {"items": []})
+    redriven = await op.call("POST", f"/internal/v1/transfers/{deposit.body['id']}/redrive",
+                             headers=internal_headers())  # fmt: skip
+    assert (redriven.status, redriven.body) == (200, deposit.body)
