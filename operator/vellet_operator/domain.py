@@ -26,9 +26,11 @@ changes only when ``status`` does.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from vellet.operator.conditions import condition, with_condition
 
 #: spec.type -> the wallet's ``kind``.
 KINDS: Final = {"P2P": "p2p", "Deposit": "deposit", "Withdrawal": "withdrawal"}
@@ -96,56 +98,6 @@ def condition_reason(code: str) -> str:
     """A wallet error code as a condition reason (``insufficient_funds``: ``InsufficientFunds``)."""
     words = [word for word in code.replace("-", "_").split("_") if word]
     return "".join(word[:1].upper() + word[1:] for word in words) or "Unknown"
-
-
-def rfc3339(now: datetime.datetime) -> str:
-    return now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def with_condition(
-    conditions: Sequence[Mapping[str, Any]],
-    *,
-    type_: str,
-    status: bool,
-    reason: str,
-    message: str,
-    now: datetime.datetime,
-    generation: int,
-) -> list[dict[str, Any]]:
-    """``conditions`` with one condition set; its transition time kept if status is unchanged."""
-    text = "True" if status else "False"
-    result: list[dict[str, Any]] = []
-    replaced = False
-    for condition in conditions:
-        if condition.get("type") != type_:
-            result.append(dict(condition))
-            continue
-        replaced = True
-        since = condition.get("lastTransitionTime") if condition.get("status") == text else None
-        result.append(_condition(type_, text, reason, message, since or rfc3339(now), generation))
-    if not replaced:
-        result.append(_condition(type_, text, reason, message, rfc3339(now), generation))
-    return result
-
-
-def _condition(
-    type_: str, status: str, reason_: str, message: str, since: str, generation: int
-) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "status": status,
-        "reason": reason_,
-        "message": message[:1024],
-        "lastTransitionTime": since,
-        "observedGeneration": generation,
-    }
-
-
-def condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
-    for item in status.get("conditions", []):
-        if item.get("type") == type_:
-            return dict(item)
-    return None
 
 
 def after_wallet_answer(

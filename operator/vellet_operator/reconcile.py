@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vellet.operator import backoff, domain
+from vellet.operator import backoff, conditions, domain
 from vellet.operator.runtime import Runtime
 from vellet.operator.wallet_client import WalletRefused, WalletUnavailable
 
@@ -134,7 +134,7 @@ def _bank_back(
     status: Mapping[str, Any], transfer: domain.WalletTransfer, *, now: Any, generation: int
 ) -> dict[str, Any]:
     # Left the queue (pending again, or settled): the bank took the request.
-    previous = domain.condition(status, domain.BANK_AVAILABLE)
+    previous = conditions.condition(status, domain.BANK_AVAILABLE)
     if previous is None or previous.get("status") == "True" or transfer.kind == "p2p":
         return {}
     return domain.bank_availability(status, True, now=now, generation=generation)

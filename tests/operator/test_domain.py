@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.operator.conftest import load_sample
-from vellet.operator import backoff, domain
+from vellet.operator import backoff, conditions, domain
 from vellet.operator.domain import WalletTransfer
 
 T0 = datetime.datetime(2026, 1, 1, 10, 0, 0, tzinfo=datetime.UTC)
@@ -54,7 +54,7 @@ def test_every_wallet_state_has_its_phase(state: str, phase: str, ready: str) ->
     assert status["phase"] == phase
     assert status["transferId"] == ID
     assert status["observedGeneration"] == 1
-    assert domain.condition(status, "Accepted") == {
+    assert conditions.condition(status, "Accepted") == {
         "type": "Accepted",
         "status": "True",
         "reason": "Recorded",
@@ -62,14 +62,14 @@ def test_every_wallet_state_has_its_phase(state: str, phase: str, ready: str) ->
         "lastTransitionTime": "2026-01-01T10:00:00Z",
         "observedGeneration": 1,
     }
-    ready_condition = domain.condition(status, "Ready")
+    ready_condition = conditions.condition(status, "Ready")
     assert ready_condition is not None
     assert (ready_condition["status"], ready_condition["reason"]) == (ready, phase)
     assert domain.is_final(status) is (ready == "True")
 
 
 def ready_since(status: dict[str, Any]) -> str:
-    ready = domain.condition(status, "Ready")
+    ready = conditions.condition(status, "Ready")
     assert ready is not None
     return str(ready["lastTransitionTime"])
 
@@ -95,7 +95,7 @@ def test_a_refusal_is_final_and_says_why() -> None:
     assert domain.is_final(status)
     assert "does not cover" in status["message"]
     assert status["lastError"].startswith("insufficient_funds: ")
-    accepted = domain.condition(status, "Accepted")
+    accepted = conditions.condition(status, "Accepted")
     assert accepted is not None
     assert (accepted["status"], accepted["reason"]) == ("False", "InsufficientFunds")
     assert "transferId" not in status  # nothing was recorded, nothing moved
@@ -116,11 +116,11 @@ def test_a_temporary_error_keeps_the_phase_and_counts_attempts() -> None:
 
 def test_bank_availability_is_a_condition() -> None:
     down = domain.bank_availability({}, False, now=T0, generation=1)
-    condition = domain.condition(down, "BankAvailable")
+    condition = conditions.condition(down, "BankAvailable")
     assert condition is not None
     assert (condition["status"], condition["reason"]) == ("False", "HealthCheckFailed")
     up = domain.bank_availability(down, True, now=LATER, generation=1)
-    condition = domain.condition(up, "BankAvailable")
+    condition = conditions.condition(up, "BankAvailable")
     assert condition is not None
     assert (condition["status"], condition["lastTransitionTime"]) == (
         "True",
@@ -209,10 +209,10 @@ def test_a_settled_deposit_clears_a_bank_outage() -> None:
     queued = domain.after_wallet_answer({}, transfer("queued"), now=T0, generation=1)
     queued |= domain.bank_availability(queued, False, now=T0, generation=1)
     posted = domain.after_wallet_answer(queued, transfer("posted"), now=LATER, generation=1)
-    bank = domain.condition(posted, "BankAvailable")
+    bank = conditions.condition(posted, "BankAvailable")
     assert bank is not None
     assert (bank["status"], bank["reason"]) == ("True", "BankAnswered")
     # A P2P transfer never involved the bank: no condition appears.
     p2p = WalletTransfer(id=ID, kind="p2p", state="posted", amount="1.00", currency="INR")
-    assert domain.condition(domain.after_wallet_answer({}, p2p, now=T0, generation=1),
+    assert conditions.condition(domain.after_wallet_answer({}, p2p, now=T0, generation=1),
                             "BankAvailable") is None  # fmt: skip
