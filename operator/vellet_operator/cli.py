@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vellet.common.commands import command
 from vellet.common.errors import ConfigError
 from vellet.operator.handlers import run
 from vellet.operator.runtime import Runtime
@@ -23,13 +24,16 @@ from vellet.operator.settings import OperatorSettings
 
 
 def register(sub: Any) -> None:
-    operator: argparse.ArgumentParser = sub.add_parser(
-        "operator", help="the Kubernetes operator for Transfer resources"
+    operator = command(
+        sub, "operator", "the Kubernetes operator for Transfer resources", "vellet operator run"
     )
     cmds = operator.add_subparsers(dest="operator_command", metavar="COMMAND", required=True)
-    cmds.add_parser(
+    command(
+        cmds,
         "run",
-        help="watch Transfer resources and move their money through the wallet",
+        "watch Transfer resources and move their money through the wallet",
+        "VELLET_WALLET_INTERNAL_URL=http://wallet:8080 VELLET_BANK_URL=http://bank:8081 "
+        "vellet operator run",
         description="Watch Transfer resources (vellet.io/v1alpha1) and move their money "
         "through the wallet's internal API; re-drive stuck transfers. Configured by "
         "VELLET_OPERATOR_* variables; standalone unless VELLET_OPERATOR_PEERING is set.",

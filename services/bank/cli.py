@@ -11,25 +11,55 @@ from vellet.bank import admin
 from vellet.bank.app import create_app
 from vellet.bank.settings import BankSettings
 from vellet.common import tokens
+from vellet.common.commands import command
 from vellet.common.settings import Env, TokenSettings
 from vellet.common.web import serve_forever
 
 
 def register(sub: Any) -> None:
-    bank: argparse.ArgumentParser = sub.add_parser("bank", help="the bank service")
+    bank = command(
+        sub,
+        "bank",
+        "the bank service",
+        "vellet bank serve",
+        "vellet bank audit",
+        description="The dummy bank, made honest: accounts, idempotent transfers, cached "
+        "look-ups, and the consumer of the wallet's request stream. Configured by VELLET_* "
+        "environment variables (VELLET_BANK_DATABASE_URL, VELLET_REDIS_URL, ...).",
+    )
     cmds = bank.add_subparsers(dest="bank_command", metavar="COMMAND", required=True)
-    cmds.add_parser("serve", help="run the HTTP API and the request consumer").set_defaults(
-        func=_serve
+    command(
+        cmds,
+        "serve",
+        "run the HTTP API and the request consumer",
+        "VELLET_BANK_DATABASE_URL=postgresql://... vellet bank serve",
+    ).set_defaults(func=_serve)
+    command(
+        cmds, "migrate", "apply the bank's database migrations", "vellet bank migrate"
+    ).set_defaults(func=_migrate)
+    seed = command(
+        cmds,
+        "seed",
+        "create deterministic demo accounts",
+        "vellet bank seed --accounts 10 --currency INR",
     )
-    cmds.add_parser("migrate", help="apply the bank's database migrations").set_defaults(
-        func=_migrate
-    )
-    seed = cmds.add_parser("seed", help="create deterministic demo accounts")
     seed.add_argument("--accounts", type=int, default=10, help="how many (default 10)")
     seed.add_argument("--currency", default="INR", help="their currency (default INR)")
     seed.set_defaults(func=_seed)
-    cmds.add_parser("audit", help="check that the bank's books balance").set_defaults(func=_audit)
-    token = cmds.add_parser("token", help="print a service token for the bank")
+    command(
+        cmds,
+        "audit",
+        "check that the bank's books balance",
+        "vellet bank audit",
+        description="Check that the bank's books balance; exit 1 and say what is "
+        "wrong when they do not.",
+    ).set_defaults(func=_audit)
+    token = command(
+        cmds,
+        "token",
+        "print a service token for the bank",
+        "vellet bank token --subject seeder --admin",
+    )
     token.add_argument("--admin", action="store_true", help="with the admin role")
     token.add_argument("--subject", default="cli")
     token.set_defaults(func=_token)

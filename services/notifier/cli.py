@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from vellet.common.commands import command
 from vellet.common.errors import Unavailable
 from vellet.common.streams import connect
 from vellet.common.web import serve_forever
@@ -21,22 +22,37 @@ from vellet.notifier.store import prune
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("notifier", help="send e-mail about finished transfers")
+    parser = command(
+        sub,
+        "notifier",
+        "send e-mail about finished transfers",
+        "vellet notifier serve",
+        "vellet notifier sink --dir .vellet/mail",
+    )
     commands = parser.add_subparsers(dest="notifier_command", metavar="COMMAND", required=True)
-    serve = commands.add_parser(
-        "serve", help="consume transfer events and send mail (config: VELLET_* env vars)"
+    serve = command(
+        commands,
+        "serve",
+        "consume transfer events and send mail (config: VELLET_* env vars)",
+        "VELLET_REDIS_URL=redis://... VELLET_SMTP_HOST=mail vellet notifier serve",
     )
     serve.set_defaults(func=_serve)
-    sink = commands.add_parser(
-        "sink", help="run a local SMTP sink that keeps every mail for reading (development)"
+    sink = command(
+        commands,
+        "sink",
+        "run a local SMTP sink that keeps every mail for reading (development)",
+        "vellet notifier sink --smtp-port 1025 --http-port 8025",
     )
     sink.add_argument("--dir", type=Path, default=Path(".vellet/mail"), help="Maildir to fill")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--smtp-port", type=int, default=1025)
     sink.add_argument("--http-port", type=int, default=8025)
     sink.set_defaults(func=_sink)
-    prune = commands.add_parser(
-        "prune", help="delete delivery records of events finished long ago (VELLET_REDIS_URL)"
+    prune = command(
+        commands,
+        "prune",
+        "delete delivery records of events finished long ago (VELLET_REDIS_URL)",
+        "VELLET_REDIS_URL=redis://... vellet notifier prune --older-than-days 30",
     )
     prune.add_argument(
         "--older-than-days",

@@ -15,6 +15,7 @@ from importlib import import_module
 
 from vellet import __version__
 from vellet.common import logs
+from vellet.common.commands import describe
 from vellet.common.errors import VelletError
 
 Command = Callable[[argparse.Namespace], int]
@@ -31,7 +32,17 @@ _COMPONENTS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vellet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vellet",
+        **describe(
+            "Vellet, a wallet that never loses, creates or spends money twice. One command "
+            "with a subcommand per component; each takes its settings from VELLET_* "
+            "environment variables.",
+            "vellet up",
+            "vellet wallet --help",
+            "vellet bench p2p --seconds 5",
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"vellet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMPONENTS:
