@@ -27,6 +27,7 @@ _COMPONENTS = (
     "vellet.operator.cli",
     "vellet.up",
     "vellet.bench",
+    "vellet.check",
 )
 
 
