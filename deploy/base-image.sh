@@ -4,7 +4,7 @@
 # FORCE=1 rebuilds it.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-"$DEPLOY_DIR/setup-podman.sh"
+"$DEPLOY_DIR/setup-debian.sh"
 
 if [ "${FORCE:-0}" != 1 ] && podman image exists "$BASE_IMAGE"; then
     echo "base-image: $BASE_IMAGE already there" >&2

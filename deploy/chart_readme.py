@@ -96,7 +96,10 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if not target.exists() or target.read_text() != text:
-            print("charts/vellet/README.md is stale: run python3 deploy/chart_readme.py", file=sys.stderr)
+            print(
+                "charts/vellet/README.md is stale: run python3 deploy/chart_readme.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     target.write_text(text)

@@ -19,7 +19,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -71,8 +71,8 @@ async def _status(session: aiohttp.ClientSession, url: str) -> int | str:
         return type(err).__name__
 
 
-async def _poll_ready(urls: list[str], timeout: float) -> list[tuple[bool, str]]:
-    deadline = time.monotonic() + timeout
+async def _poll_ready(urls: list[str], within: float) -> list[tuple[bool, str]]:
+    deadline = time.monotonic() + within
     client_timeout = aiohttp.ClientTimeout(total=5)
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
 
@@ -105,7 +105,7 @@ def _refused(args: argparse.Namespace) -> int:
     )
 
 
-def _migrators() -> dict[str, Callable[[str], Awaitable[list[str]]]]:
+def _migrators() -> dict[str, Callable[[str], Coroutine[Any, Any, list[str]]]]:
     # Imported here: only this check needs the services' migration code.
     from vellet.bank.admin import migrate as bank_migrate  # noqa: PLC0415
     from vellet.wallet.store import migrate as wallet_migrate  # noqa: PLC0415
@@ -134,7 +134,8 @@ async def _redis_config(url: str) -> dict[str, str]:
     try:
         found: dict[str, str] = {}
         for name in REDIS_CONFIG:
-            found.update(await redis.config_get(name))
+            reply = await redis.config_get(name)
+            found.update({str(key): str(value) for key, value in reply.items()})
         return found
     finally:
         await redis.aclose()

@@ -20,9 +20,20 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     for values in SCENARIOS:
         (folder / f"{values.stem}.yaml").write_text(render_text("helm3", [values]))
     done = subprocess.run(
-        [str(TOOLS / "checkov" / "bin" / "checkov"), "--framework", "kubernetes",
-         "--skip-download", "-o", "json", "-d", str(folder)],
-        capture_output=True, text=True, timeout=600, check=False,
+        [
+            str(TOOLS / "checkov" / "bin" / "checkov"),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "-o",
+            "json",
+            "-d",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     parsed = json.loads(done.stdout)
     return parsed if isinstance(parsed, list) else [parsed]
@@ -54,5 +65,10 @@ def test_every_skip_is_in_the_chart_with_a_reason(report: list[dict[str, Any]]) 
         assert len(reason) > 30, (check["check_id"], check["resource"], reason)
     # Only these, each argued where it is written (templates' checkov.io/skip annotations).
     assert {c["check_id"] for c in skipped} <= {
-        "CKV_K8S_43", "CKV_K8S_15", "CKV_K8S_35", "CKV_K8S_38", "CKV_K8S_9", "CKV_K8S_8",
+        "CKV_K8S_43",
+        "CKV_K8S_15",
+        "CKV_K8S_35",
+        "CKV_K8S_38",
+        "CKV_K8S_9",
+        "CKV_K8S_8",
     }

@@ -12,7 +12,9 @@ SOURCE = ROOT / "k8s" / "crds" / "transfers.vellet.io.yaml"
 
 
 def test_the_chart_copy_is_byte_identical_to_the_source() -> None:
-    assert (CHART / "files" / "crds" / "transfers.vellet.io.yaml").read_bytes() == SOURCE.read_bytes()
+    assert (
+        CHART / "files" / "crds" / "transfers.vellet.io.yaml"
+    ).read_bytes() == SOURCE.read_bytes()
 
 
 def test_nothing_is_left_in_crds_where_helm_would_install_it_unmanaged() -> None:

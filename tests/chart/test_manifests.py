@@ -37,7 +37,8 @@ def test_every_pod_runs_locked_down(name: str) -> None:
     for pod, spec in pod_specs(render([scenario(name)])):
         ctx = spec["securityContext"]
         assert ctx["runAsNonRoot"] is True, pod
-        assert isinstance(ctx["runAsUser"], int) and ctx["runAsUser"] > 10000, pod
+        assert isinstance(ctx["runAsUser"], int), pod
+        assert ctx["runAsUser"] > 10000, pod
         assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, pod
         for c in spec.get("initContainers", []) + spec["containers"]:
             sc = c["securityContext"]
@@ -50,7 +51,10 @@ def test_every_pod_runs_locked_down(name: str) -> None:
 def test_only_the_operator_gets_a_service_account_token(dev: list[dict[str, Any]]) -> None:
     mounted = {n for n, spec in pod_specs(dev) if spec.get("automountServiceAccountToken")}
     assert mounted == {f"{PREFIX}-operator"}
-    accounts = {a["metadata"]["name"]: a["automountServiceAccountToken"] for a in of_kind(dev, "ServiceAccount")}
+    accounts = {
+        a["metadata"]["name"]: a["automountServiceAccountToken"]
+        for a in of_kind(dev, "ServiceAccount")
+    }
     assert accounts == {f"{PREFIX}-{c}": c == "operator" for c in COMPONENTS}
 
 
@@ -86,9 +90,13 @@ def test_the_operator_is_one_replica_recreated_with_no_readiness(dev: list[dict[
 
 
 def test_in_the_cluster_the_operator_not_the_wallet_re_drives(dev: list[dict[str, Any]]) -> None:
-    assert named(dev, "ConfigMap", f"{PREFIX}-wallet")["data"]["VELLET_WALLET_RECONCILER"] == "false"
+    assert (
+        named(dev, "ConfigMap", f"{PREFIX}-wallet")["data"]["VELLET_WALLET_RECONCILER"] == "false"
+    )
     alone = render(DEV, ["operator.enabled=false"])
-    assert named(alone, "ConfigMap", f"{PREFIX}-wallet")["data"]["VELLET_WALLET_RECONCILER"] == "true"
+    assert (
+        named(alone, "ConfigMap", f"{PREFIX}-wallet")["data"]["VELLET_WALLET_RECONCILER"] == "true"
+    )
     assert not [d for d in alone if d["kind"] in ("Role", "ClusterRole")]
 
 
@@ -114,7 +122,8 @@ KOPF_CLUSTER = {
 
 def test_listed_namespaces_get_roles_and_nothing_cluster_wide() -> None:
     docs = render(DEV, ["operator.watch.namespaces={payments,treasury}"])
-    assert not of_kind(docs, "ClusterRole") and not of_kind(docs, "ClusterRoleBinding")
+    assert not of_kind(docs, "ClusterRole")
+    assert not of_kind(docs, "ClusterRoleBinding")
     roles = of_kind(docs, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["payments", "treasury"]
     for role in roles:
@@ -130,7 +139,9 @@ def test_cluster_wide_gets_one_cluster_role_with_namespace_and_crd_watches() -> 
     assert not of_kind(docs, "Role")
     (role,) = of_kind(docs, "ClusterRole")
     assert rules(role) == KOPF_NAMESPACED | KOPF_CLUSTER
-    assert named(docs, "ConfigMap", f"{PREFIX}-operator")["data"]["VELLET_OPERATOR_NAMESPACES"] == ""
+    assert (
+        named(docs, "ConfigMap", f"{PREFIX}-operator")["data"]["VELLET_OPERATOR_NAMESPACES"] == ""
+    )
 
 
 def test_peering_objects_and_their_rights_only_with_peering(dev: list[dict[str, Any]]) -> None:
@@ -152,9 +163,7 @@ def test_migrations_run_as_init_containers_not_hooks(dev: list[dict[str, Any]]) 
         spec = named(dev, "Deployment", f"{PREFIX}-{component}")["spec"]["template"]["spec"]
         assert [c["args"] for c in spec["initContainers"]] == [[component, "migrate"]]
     hooks = {
-        d["metadata"].get("annotations", {}).get("helm.sh/hook")
-        for d in dev
-        if d["kind"] != "Pod"
+        d["metadata"].get("annotations", {}).get("helm.sh/hook") for d in dev if d["kind"] != "Pod"
     }
     assert hooks == {None}
 
@@ -162,7 +171,9 @@ def test_migrations_run_as_init_containers_not_hooks(dev: list[dict[str, Any]]) 
 def test_pods_roll_when_and_only_when_their_config_changes(dev: list[dict[str, Any]]) -> None:
     def checksums(docs: list[dict[str, Any]]) -> dict[str, str]:
         return {
-            d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+            d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"][
+                "checksum/config"
+            ]
             for d in of_kind(docs, "Deployment")
         }
 

@@ -8,13 +8,15 @@ import sys
 from tests.chart.helm import CHART, ROOT
 
 sys.path.insert(0, str(ROOT / "deploy"))
-import chart_readme  # noqa: E402
+import chart_readme
 
 
 def test_the_chart_readme_is_up_to_date() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "deploy" / "chart_readme.py"), "--check"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 
@@ -28,7 +30,9 @@ def test_every_value_is_documented_in_the_readme() -> None:
 
 
 def test_an_undocumented_key_is_found() -> None:
-    _, undocumented = chart_readme.rows("a:\n  # -- documented\n  b: 1\n  c: 2\n# -- whole\nd:\n  e: 3\n")
+    _, undocumented = chart_readme.rows(
+        "a:\n  # -- documented\n  b: 1\n  c: 2\n# -- whole\nd:\n  e: 3\n"
+    )
     assert undocumented == ["a.c"]
 
 
