@@ -56,10 +56,21 @@ def template_args(values: Sequence[Path] = (), sets: Sequence[str] = ()) -> list
     return args
 
 
-def render_text(helm_name: str, values: Sequence[Path] = (), sets: Sequence[str] = ()) -> str:
+def render_fresh(helm_name: str, values: Sequence[Path] = (), sets: Sequence[str] = ()) -> str:
+    """A new `helm template` run (for the tests that compare two runs)."""
     result = helm(helm_name, *template_args(values, sets))
     assert result.code == 0, result.err
     return result.out
+
+
+@functools.cache
+def _cached(helm_name: str, values: tuple[Path, ...], sets: tuple[str, ...]) -> str:
+    return render_fresh(helm_name, values, sets)
+
+
+def render_text(helm_name: str, values: Sequence[Path] = (), sets: Sequence[str] = ()) -> str:
+    """`helm template`'s output, rendered once per session for the same inputs."""
+    return _cached(helm_name, tuple(values), tuple(sets))
 
 
 def render(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kv_utils
 
-from tests.chart.helm import CHART, HELMS, SCENARIOS, helm, render, render_text
+from tests.chart.helm import CHART, HELMS, SCENARIOS, helm, render, render_fresh, render_text
 
 #: The two newest Kubernetes versions kubernetes-validate knows.
 K8S_VERSIONS = sorted(set(kv_utils.all_versions()), key=lambda v: tuple(map(int, v.split("."))))[
@@ -80,8 +80,8 @@ def _mask_generated(text: str) -> str:
 @pytest.mark.parametrize("helm_name", HELMS)
 @pytest.mark.parametrize("values", SCENARIOS, ids=lambda p: p.stem)
 def test_rendering_twice_gives_the_same_output(helm_name: str, values: Path) -> None:
-    first = render_text(helm_name, [values])
-    second = render_text(helm_name, [values])
+    first = render_fresh(helm_name, [values])
+    second = render_fresh(helm_name, [values])
     assert _mask_generated(first) == _mask_generated(second)
 
 
@@ -89,7 +89,7 @@ def test_generated_secrets_really_are_generated_each_render() -> None:
     # Without a cluster, lookup finds nothing: each render makes new values. The mask
     # above hides exactly these and nothing else.
     values = [SCENARIOS[0]]
-    first, second = render_text("helm3", values), render_text("helm3", values)
+    first, second = render_fresh("helm3", values), render_fresh("helm3", values)
     assert first != second
     assert _mask_generated(first) == _mask_generated(second)
 
