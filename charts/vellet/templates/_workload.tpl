@@ -275,3 +275,19 @@ spec:
     {{- end }}
 {{- end -}}
 {{- end -}}
+
+{{/* A component's Service, ServiceAccount, PDB and HPA (those that are on), as documents. */}}
+{{- define "vellet.componentObjects" -}}
+{{- $v := index .root.Values .component -}}
+{{- $ctx := dict "root" .root "component" .component -}}
+{{- $docs := list (include "vellet.service" $ctx) (include "vellet.serviceAccount" (merge (dict "automountToken" .automountToken) $ctx)) (include "vellet.pdb" $ctx) -}}
+{{- if hasKey $v "autoscaling" -}}
+{{- $docs = append $docs (include "vellet.hpa" $ctx) -}}
+{{- end -}}
+{{- range $doc := $docs }}
+{{- if $doc }}
+---
+{{ $doc }}
+{{- end }}
+{{- end }}
+{{- end -}}
