@@ -28,7 +28,8 @@ RELEASE = "demo"
 
 @functools.cache
 def tools() -> Path:
-    """Install (or find) the pinned tools; the folder holding their binaries."""
+    """Install (or find) the pinned tools and promtool; the folder holding the pinned ones."""
+    subprocess.run([str(ROOT / "deploy" / "setup-debian.sh")], check=True)
     subprocess.run([sys.executable, str(ROOT / "deploy" / "install-tools.py")], check=True)
     return TOOLS / "bin"
 

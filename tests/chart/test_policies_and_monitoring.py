@@ -11,7 +11,17 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helm import CHART, NAMESPACE, RELEASE, helm, named, of_kind, render, scenario
+from tests.chart.helm import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    helm,
+    named,
+    of_kind,
+    render,
+    scenario,
+    tools,
+)
 
 DEV = [scenario("default")]
 PREFIX = f"{RELEASE}-vellet"
@@ -159,6 +169,7 @@ def test_monitoring_objects_carry_the_release_label_and_every_file() -> None:
 
 
 def test_the_rendered_alert_rules_pass_promtool(tmp_path: Path) -> None:
+    tools()  # promtool comes with Debian's prometheus package
     (rule,) = of_kind(render([scenario("monitoring")]), "PrometheusRule")
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
@@ -234,3 +245,24 @@ def test_notes_and_configmaps_never_carry_a_secret() -> None:
         assert base64.b64decode(value).decode() not in text
     configmaps = [d for d in render(DEV) if d["kind"] == "ConfigMap"]
     assert not [k for d in configmaps for k in d["data"] if "SECRET" in k or "PASSWORD" in k]
+
+
+def test_dashboards_and_alerts_use_only_metrics_vellet_exports() -> None:
+    import re
+
+    from tests.chart.helm import ROOT
+
+    code = "".join(
+        path.read_text()
+        for base in ("src/vellet/common", "services", "operator")
+        for path in (ROOT / base).rglob("*.py")
+    )
+    exported = set(re.findall(r"[\"'](vellet_[a-z_]+)[\"']", code))
+    used = set()
+    for path in [*(CHART / "files").rglob("*.json"), *(CHART / "files").rglob("*.yaml")]:
+        if "crds" not in path.parts:
+            used |= set(
+                re.findall(r"\b(vellet_[a-z_]+?)(?:_bucket|_sum|_count)?\b", path.read_text())
+            )
+    assert used
+    assert used - exported == set()
