@@ -28,6 +28,7 @@ _COMPONENTS = (
     "vellet.operator.cli",
     "vellet.up",
     "vellet.bench",
+    "vellet.check",
 )
 
 
