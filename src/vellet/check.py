@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 from redis.exceptions import RedisError
 
+from vellet.common.commands import command
 from vellet.common.errors import ConfigError
 from vellet.common.streams import connect
 
@@ -33,27 +34,37 @@ REDIS_CONFIG = {"appendonly": "yes", "maxmemory-policy": "volatile-lru"}
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("check", help="check a running deployment (helm test)")
+    parser = command(
+        sub, "check", "check a running deployment (helm test)",
+        "vellet check ready http://vellet-wallet:8080/readyz http://vellet-bank:8081/readyz",
+        description="Check a running deployment from inside it, as the chart's helm test "
+        "pods do: services ready, internal APIs refusing anonymous calls, migrations "
+        "applied, Redis configured so that queues survive. Exit 1 and say what failed.",
+    )  # fmt: skip
     cmds = parser.add_subparsers(dest="check_command", metavar="COMMAND", required=True)
-    ready = cmds.add_parser("ready", help="each URL answers 200 (e.g. http://svc:8080/readyz)")
+    ready = command(cmds, "ready", "each URL answers 200 (e.g. http://svc:8080/readyz)",
+                    "vellet check ready --timeout 30 http://vellet-wallet:8080/readyz")  # fmt: skip
     ready.add_argument("urls", nargs="+", metavar="URL")
     ready.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to keep asking (default 60)"
     )
     ready.set_defaults(func=_ready)
-    refused = cmds.add_parser(
-        "refused", help="each URL refuses a request without credentials (401 or 403)"
-    )
+    refused = command(
+        cmds, "refused", "each URL refuses a request without credentials (401 or 403)",
+        "vellet check refused http://vellet-wallet:8080/internal/v1/transfers",
+    )  # fmt: skip
     refused.add_argument("urls", nargs="+", metavar="URL")
     refused.set_defaults(func=_refused)
-    cmds.add_parser(
-        "migrations",
-        help="running the migrations again applies nothing (VELLET_BANK_DATABASE_URL "
+    command(
+        cmds, "migrations",
+        "running the migrations again applies nothing (VELLET_BANK_DATABASE_URL "
         "and/or VELLET_WALLET_DATABASE_URL)",
-    ).set_defaults(func=_migrations)
-    cmds.add_parser(
-        "redis", help="Redis has AOF on and maxmemory-policy volatile-lru (VELLET_REDIS_URL)"
-    ).set_defaults(func=_redis)
+        "VELLET_WALLET_DATABASE_URL=postgresql://... vellet check migrations",
+    ).set_defaults(func=_migrations)  # fmt: skip
+    command(
+        cmds, "redis", "Redis has AOF on and maxmemory-policy volatile-lru (VELLET_REDIS_URL)",
+        "VELLET_REDIS_URL=redis://... vellet check redis",
+    ).set_defaults(func=_redis)  # fmt: skip
 
 
 def _report(lines: list[tuple[bool, str]]) -> int:
@@ -108,7 +119,7 @@ def _refused(args: argparse.Namespace) -> int:
 def _migrators() -> dict[str, Callable[[str], Coroutine[Any, Any, list[str]]]]:
     # Imported here: only this check needs the services' migration code.
     from vellet.bank.admin import migrate as bank_migrate  # noqa: PLC0415
-    from vellet.wallet.store import migrate as wallet_migrate  # noqa: PLC0415
+    from vellet.wallet.database import migrate as wallet_migrate  # noqa: PLC0415
 
     return {"bank": bank_migrate, "wallet": wallet_migrate}
 
