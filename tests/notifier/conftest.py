@@ -2,7 +2,7 @@
 
 The SMTP server runs in the test's own event loop on a fixed loopback port,
 so a test can stop it (the relay is down), start it again on the same port,
-make it refuse one recipient, or SIGKILL a notifier process at an exact
+make it refuse one recipient (at RCPT TO or at DATA), or SIGKILL a notifier process at an exact
 point of the SMTP conversation -- e.g. after it stored a message and before
 it answered 250, which is the notifier's duplicate window.
 """
@@ -61,6 +61,9 @@ class MailServer:
     #: awaited with the recipient when RCPT TO arrives, before any reply.
     on_rcpt: Hook | None = None
     rcpt_attempts: list[str] = field(default_factory=list)
+    #: recipient -> reply for DATA (e.g. "451 4.3.0 try later"); None stores the message.
+    data_reply: Callable[[str], str | None] = lambda _address: None
+    data_attempts: list[str] = field(default_factory=list)
     #: extra aiosmtpd.smtp.SMTP arguments (STARTTLS, AUTH) and implicit TLS.
     smtp_options: dict[str, Any] = field(default_factory=dict)
     tls: ssl.SSLContext | None = None
@@ -102,6 +105,10 @@ class MailServer:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_attempts.append(envelope.rcpt_tos[0])
+        refusal = self.data_reply(envelope.rcpt_tos[0])
+        if refusal is not None:
+            return refusal  # not stored: the relay did not take the message
         raw = bytes(envelope.original_content)
         message = email.message_from_bytes(raw, policy=policy.default)
         assert isinstance(message, EmailMessage)
@@ -112,6 +119,19 @@ class MailServer:
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.rcpt_tos]
+
+
+def refusing(times: dict[str, int], reply: str) -> Callable[[str], str | None]:
+    """A reply hook: ``reply`` to each address its number of ``times``, then accept."""
+    left = dict(times)
+
+    def answer(address: str) -> str | None:
+        if left.get(address, 0) > 0:
+            left[address] -= 1
+            return reply
+        return None
+
+    return answer
 
 
 @pytest.fixture

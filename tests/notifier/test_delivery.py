@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from tests.notifier.conftest import MailServer, Running, dead_letters, settled
+from tests.notifier.conftest import MailServer, Running, dead_letters, refusing, settled
 from tests.notifier.factories import ASHA, BO, ZOE, bank, p2p
 from tests.notifier.waiting import eventually
 from vellet.common.streams import TRANSFER_EVENTS, Redis, dead_letter_stream, publish
@@ -115,15 +115,7 @@ async def test_a_refused_recipient_is_dead_lettered_and_nobody_else_waits(
 async def test_a_temporary_refusal_is_retried_until_accepted(
     notifiers: Launch, smtp: MailServer, redis: Redis
 ) -> None:
-    refusals = {BO["email"]: 2}
-
-    def reply(address: str) -> str | None:
-        if refusals.get(address, 0) > 0:
-            refusals[address] -= 1
-            return "451 4.3.0 try again later"
-        return None
-
-    smtp.rcpt_reply = reply
+    smtp.rcpt_reply = refusing({BO["email"]: 2}, "451 4.3.0 try again later")
     running = await notifiers()
     await publish(redis, TRANSFER_EVENTS, p2p())
     await eventually(lambda: settled(redis), "event acknowledged")
