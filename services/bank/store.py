@@ -178,6 +178,6 @@ SELECT what, expected, actual FROM per_currency WHERE expected <> actual
 """
 
 
-async def audit(pool: Pool) -> list[str]:
+async def audit(pool: Pool | Conn) -> list[str]:
     rows = await pool.fetch(AUDIT_SQL)
     return [f"{r['what']}: expected {r['expected']}, found {r['actual']}" for r in rows]
