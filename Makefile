@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: up test lint unit install clean
+.PHONY: up test lint unit install clean prometheus
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,20 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/vellet up
 
+## Debian's Prometheus and promtool (the observability tests run them for real).
+## Installed with apt-get when missing; that needs root, as on CI.
+prometheus:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make: prometheus/promtool missing: run 'apt-get install prometheus' as root" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends prometheus; \
+	fi
+
 ## Lint, type-check, check the architecture, then run every test.
-test: lint
+test: lint prometheus
 	$(BIN)/pytest
 
 lint: $(STAMP)
