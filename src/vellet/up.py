@@ -206,23 +206,27 @@ def metrics_address(site: Site) -> str:
     return f"{site.host}:{site.port}"
 
 
-async def _start_prometheus(stack: Stack) -> None:
+#: The chart's alert rules, loaded when running from a checkout.
+_RULES = Path(__file__).resolve().parents[2] / "charts/vellet/files/alerts/vellet-rules.yaml"
+
+
+def _start_prometheus(stack: Stack) -> None:
+    """Blocking (it waits for the port): run it in a thread."""
     env = Env(stack.env)
     if prometheus_binary() is None:
         stack.notes.append("Prometheus  not started: no prometheus binary on PATH "
                            "(apt-get install prometheus)")  # fmt: skip
         return
-    rules = Path(__file__).resolve().parents[2] / "charts/vellet/files/alerts/vellet-rules.yaml"
     server = EmbeddedPrometheus(
         stack.data_dir / "prometheus",
         {site.name: metrics_address(site) for site in stack.sites},
         interval=env.number("VELLET_PROMETHEUS_INTERVAL", 5.0, minimum=0.1),
-        rule_files=[rules] if rules.is_file() else [],
+        rule_files=[_RULES] if _RULES.is_file() else [],
         port=env.integer("VELLET_PROMETHEUS_PORT", 9090, maximum=65535),
     )
     try:
-        await asyncio.to_thread(server.start)
-    except (OSError, RuntimeError, ConfigError) as err:
+        server.start()
+    except (OSError, ConfigError) as err:
         stack.notes.append(f"Prometheus  not started: {err}")
         return
     stack.servers.append(server)
@@ -240,7 +244,7 @@ async def _serve(stack: Stack, accounts: int, *, prometheus: bool = False) -> No
         for _name, starter in COMPONENTS:
             await starter(stack, accounts)
         if prometheus:
-            await _start_prometheus(stack)
+            await asyncio.to_thread(_start_prometheus, stack)
         _print_summary(stack)
         await stop.wait()
         print("vellet: stopping...", flush=True)  # noqa: T201
