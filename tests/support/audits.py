@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import aiohttp
+import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.waiting import eventually
 from vellet.common.settings import AuditSettings
 
 #: A check every 0.2 s, so a test sees the next run at once.
@@ -21,3 +23,21 @@ async def audit_samples(http: aiohttp.ClientSession, url: str, check: str) -> di
         for s in family.samples
         if s.labels.get("check") == check and "result" not in s.labels
     }
+
+
+async def audit_reads(
+    http: aiohttp.ClientSession, url: str, check: str, ok: int
+) -> dict[str, float]:
+    """Wait until ``check`` at ``url`` exports ``vellet_audit_ok == ok``; its samples."""
+    return await eventually(
+        lambda: audit_samples(http, url, check), lambda m: m.get("vellet_audit_ok") == ok
+    )
+
+
+async def tamper(dsn: str, sql: str) -> None:
+    """Change the books behind the service's back (what no code path does)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -106,4 +106,4 @@ async def _fill(pool: db.Pool, users: int, transfers: int) -> None:
         # The ledger is append-only by trigger; a bench database is filled once.
         for statement in filter(str.strip, _FILL.split(";")):
             sql = statement.replace("$1", str(users)).replace("$2", str(transfers))
-            await conn.execute(sql)
+            await conn.execute(sql, timeout=3600)

@@ -8,11 +8,9 @@ say so: without the background check the metric would never turn to 0.
 from __future__ import annotations
 
 import aiohttp
-import asyncpg
 
-from tests.support.audits import FAST_AUDIT, audit_samples
+from tests.support.audits import FAST_AUDIT, audit_reads, tamper
 from tests.support.bank import RunningBank
-from tests.support.waiting import eventually
 from tests.wallet.stack import fund, registered, start_wallet
 
 
@@ -23,23 +21,13 @@ async def test_wallet_exports_the_ledger_invariant(
     try:
         client = await registered(bank, wallet, http)
         await fund(wallet, client, 10_000)
-        good = await eventually(
-            lambda: audit_samples(http, wallet.url, "wallet_ledger"),
-            lambda m: m.get("vellet_audit_ok") == 1,
-        )
+        good = await audit_reads(http, wallet.url, "wallet_ledger", 1)
         assert good["vellet_audit_violations"] == 0
         assert good["vellet_audit_last_run_timestamp_seconds"] > 0
-        conn = await asyncpg.connect(wallet_dsn)
-        try:  # money out of nowhere: a balance no entry explains
-            await conn.execute(
-                "UPDATE ledger_accounts SET balance = balance + 1 WHERE user_id IS NOT NULL"
-            )
-        finally:
-            await conn.close()
-        bad = await eventually(
-            lambda: audit_samples(http, wallet.url, "wallet_ledger"),
-            lambda m: m.get("vellet_audit_ok") == 0,
-        )
+        # Money out of nowhere: a balance no entry explains.
+        await tamper(wallet_dsn, "UPDATE ledger_accounts SET balance = balance + 1 "
+                     "WHERE user_id IS NOT NULL")  # fmt: skip
+        bad = await audit_reads(http, wallet.url, "wallet_ledger", 0)
         assert bad["vellet_audit_violations"] >= 1
         assert (
             bad["vellet_audit_last_run_timestamp_seconds"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vellet.common.embedded._process import _die_with_parent, _stop, _wait_port, free_port
+from vellet.common.embedded._process import _spawn, _stop, free_port
 from vellet.common.errors import ConfigError
 
 
@@ -113,15 +113,7 @@ class EmbeddedPrometheus:
             "--storage.tsdb.retention.time=2d",
         ]
         log = self.data_dir / "prometheus.log"
-        with log.open("ab") as out:
-            self._proc = subprocess.Popen(
-                args,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no locks taken
-            )
-        _wait_port(self.host, self.port, self._proc, "Prometheus", log)
+        self._proc = _spawn(args, log, self.host, self.port, "Prometheus")
         return self
 
     def stop(self) -> None:
