@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from vellet.bank import store
+from vellet.bank import audit, store
 from vellet.bank.cache import AccountCache, CacheMetrics
 from vellet.bank.consumer import request_consumer
 from vellet.bank.domain import AccountView
@@ -28,6 +28,7 @@ def create_app(settings: BankSettings) -> web.Application:
     app = new_app("bank", settings.http)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
+    audit.setup(app)  # the books balance, as a metric
     if settings.consume:
         app.cleanup_ctx.append(_consumer)
     app.router.add_routes(routes)

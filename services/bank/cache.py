@@ -58,6 +58,11 @@ class CacheMetrics:
             "vellet_cache_requests_total", "Cache look-ups by cache level and result.",
             ["cache", "result"], registry=registry,
         )  # fmt: skip
+        # Every series exists at zero from the start, so a hit ratio over rate()
+        # sees the first hit rather than taking it for the counter's birth.
+        for level, results in (("lru", ("hit", "miss")), ("redis", ("hit", "miss", "error"))):
+            for result in results:
+                self.requests.labels(f"bank_account_{level}", result)
 
 
 class AccountCache:

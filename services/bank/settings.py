@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
-from vellet.common.settings import Env, HttpSettings, StreamSettings, TokenSettings
+from vellet.common.settings import AuditSettings, Env, HttpSettings, StreamSettings, TokenSettings
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class BankSettings:
     consumer_name: str = field(default_factory=socket.gethostname)
     #: Size of the database connection pool.
     pool_size: int = 10
+    #: The background audit of the books exported as a metric.
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> BankSettings:
@@ -74,4 +76,5 @@ class BankSettings:
             consume=env.flag("VELLET_BANK_CONSUMER", True),
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             pool_size=env.integer("VELLET_BANK_POOL_SIZE", 10, minimum=2, maximum=200),
+            audit=AuditSettings.from_env(env),
         )

@@ -178,6 +178,6 @@ SELECT what, expected, actual FROM per_currency WHERE expected <> actual
 """
 
 
-async def audit(pool: Pool) -> list[str]:
-    rows = await pool.fetch(AUDIT_SQL)
+async def audit(pool: Pool | Conn, give_up_after: float | None = None) -> list[str]:
+    rows = await pool.fetch(AUDIT_SQL, timeout=give_up_after)
     return [f"{r['what']}: expected {r['expected']}, found {r['actual']}" for r in rows]

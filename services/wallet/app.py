@@ -29,6 +29,7 @@ from vellet.wallet.banking import wiring as banking_wiring
 from vellet.wallet.banking.client import BANK, BankClient
 from vellet.wallet.events import store as events_store
 from vellet.wallet.events.relay import RELAY, RELAY_TASK, OutboxRelay
+from vellet.wallet.ledger import wiring as ledger_wiring
 from vellet.wallet.ledger.batcher import BATCHER, P2PBatcher
 from vellet.wallet.settings import WalletSettings
 from vellet.wallet.state import METRICS, POOL, REDIS, SETTINGS, WalletMetrics
@@ -43,6 +44,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_batcher)
     app.cleanup_ctx.append(_relay)
+    ledger_wiring.setup(app)  # the ledger invariant, as a metric
     banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
     app.router.add_routes(internal_routes)
     app.router.add_routes(auth_routes)

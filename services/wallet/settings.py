@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
-from vellet.common.settings import Env, HttpSettings, Secret, StreamSettings, TokenSettings
+from vellet.common.settings import (
+    AuditSettings,
+    Env,
+    HttpSettings,
+    Secret,
+    StreamSettings,
+    TokenSettings,
+)
 
 #: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -184,6 +191,8 @@ class WalletSettings:
     flows: BankFlowSettings = field(default_factory=BankFlowSettings)
     #: P2P group commit.
     batches: BatchSettings = field(default_factory=BatchSettings)
+    #: The background ledger invariant check exported as a metric.
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
@@ -245,6 +254,7 @@ class WalletSettings:
             outbox_linger=env.number("VELLET_OUTBOX_LINGER", cls.outbox_linger, minimum=0.0),
             streams=StreamSettings.from_env(env),
             flows=BankFlowSettings.from_env(env),
+            audit=AuditSettings.from_env(env),
             batches=BatchSettings(
                 max_size=env.integer(
                     "VELLET_P2P_BATCH_MAX", BatchSettings.max_size, minimum=1, maximum=1000

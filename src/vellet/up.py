@@ -31,7 +31,13 @@ from vellet.bank.app import create_app as create_bank
 from vellet.bank.domain import demo_accounts
 from vellet.bank.settings import BankSettings
 from vellet.common.commands import command
-from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
+from vellet.common.embedded import (
+    EmbeddedPostgres,
+    EmbeddedPrometheus,
+    EmbeddedRedis,
+    prometheus_binary,
+)
+from vellet.common.errors import ConfigError
 from vellet.common.settings import Env
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
@@ -59,6 +65,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where data lives (default: $VELLET_HOME or ./.vellet)")  # fmt: skip
     parser.add_argument("--accounts", type=int, default=10, help="demo bank accounts to seed")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="also run Prometheus (Debian's binary, when installed) scraping "
+                        "every component; or set VELLET_PROMETHEUS=1")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -68,7 +77,9 @@ class Stack:
 
     data_dir: Path
     env: dict[str, str]
-    servers: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
+    servers: list[EmbeddedPostgres | EmbeddedRedis | EmbeddedPrometheus] = field(
+        default_factory=list
+    )
     sites: list[Site] = field(default_factory=list)
     sinks: list[MailSink] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -79,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     stack = Stack(data_dir, dict(os.environ))
     try:
         start_servers(stack)
-        asyncio.run(_serve(stack, args.accounts))
+        prometheus = args.prometheus or Env(stack.env).flag("VELLET_PROMETHEUS", False)
+        asyncio.run(_serve(stack, args.accounts, prometheus=prometheus))
     finally:
         for server in reversed(stack.servers):
             server.stop()
@@ -189,7 +201,41 @@ COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [
 ]
 
 
-async def _serve(stack: Stack, accounts: int) -> None:
+def metrics_address(site: Site) -> str:
+    """Where Prometheus scrapes a component: the one place to change if /metrics moves."""
+    return f"{site.host}:{site.port}"
+
+
+#: The chart's alert rules, loaded when running from a checkout.
+_RULES = Path(__file__).resolve().parents[2] / "charts/vellet/files/alerts/vellet-rules.yaml"
+
+
+def _start_prometheus(stack: Stack) -> None:
+    """Blocking (it waits for the port): run it in a thread."""
+    env = Env(stack.env)
+    if prometheus_binary() is None:
+        stack.notes.append("Prometheus  not started: no prometheus binary on PATH "
+                           "(apt-get install prometheus)")  # fmt: skip
+        return
+    server = EmbeddedPrometheus(
+        stack.data_dir / "prometheus",
+        {site.name: metrics_address(site) for site in stack.sites},
+        interval=env.number("VELLET_PROMETHEUS_INTERVAL", 5.0, minimum=0.1),
+        rule_files=[_RULES] if _RULES.is_file() else [],
+        port=env.integer("VELLET_PROMETHEUS_PORT", 9090, maximum=65535),
+    )
+    try:
+        server.start()
+    except (OSError, ConfigError) as err:
+        stack.notes.append(f"Prometheus  not started: {err}")
+        return
+    stack.servers.append(server)
+    stack.notes.append(f"Prometheus  {server.url}  (pid {server.pid}, scraping "
+                       f"{', '.join(site.name for site in stack.sites)}; alerts at "
+                       f"{server.url}/alerts)")  # fmt: skip
+
+
+async def _serve(stack: Stack, accounts: int, *, prometheus: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -197,6 +243,8 @@ async def _serve(stack: Stack, accounts: int) -> None:
     try:
         for _name, starter in COMPONENTS:
             await starter(stack, accounts)
+        if prometheus:
+            await asyncio.to_thread(_start_prometheus, stack)
         _print_summary(stack)
         await stop.wait()
         print("vellet: stopping...", flush=True)  # noqa: T201

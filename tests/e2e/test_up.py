@@ -29,7 +29,9 @@ def _env(tmp: Path) -> dict[str, str]:
     env.update(VELLET_HOME=str(tmp), VELLET_BANK_PORT=str(free_port()),
                VELLET_WALLET_PORT=str(free_port()), VELLET_NOTIFIER_PORT=str(free_port()),
                VELLET_SINK_SMTP_PORT=str(free_port()),
-               VELLET_SINK_HTTP_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING")  # fmt: skip
+               VELLET_SINK_HTTP_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING",
+               VELLET_PROMETHEUS_PORT=str(free_port()),
+               VELLET_PROMETHEUS_INTERVAL="0.5")  # fmt: skip
     return env
 
 
@@ -107,12 +109,27 @@ async def _deposit_then_pay_and_mail(
     assert sum("100000000001" in r or ".1@" in r for r in recipients) == 2, recipients
 
 
+async def _scrapes_every_component(http: aiohttp.ClientSession, prometheus: str) -> None:
+    """`--prometheus`: every component is a target, up, with the shipped rules loaded."""
+
+    async def targets() -> dict[str, str]:
+        async with http.get(f"{prometheus}/api/v1/targets") as resp:
+            active = (await resp.json())["data"]["activeTargets"]
+        return {t["labels"]["job"]: t["health"] for t in active}
+
+    want = {"vellet-bank": "up", "vellet-wallet": "up", "vellet-notifier": "up"}
+    await eventually(targets, lambda found: found == want, timeout=30, interval=0.2)
+    async with http.get(f"{prometheus}/api/v1/rules") as resp:
+        groups = (await resp.json())["data"]["groups"]
+    assert any(r["name"] == "VelletBankUnavailable" for g in groups for r in g["rules"])
+
+
 @pytest.mark.e2e
 async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     env = _env(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vellet", "up", "--accounts", "3"],
+        [sys.executable, "-m", "vellet", "up", "--accounts", "3", "--prometheus"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -121,9 +138,11 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         summary = await _read_until_ready(proc)
         pids = [int(p) for p in re.findall(r"\(pid (\d+)", summary)]
-        assert len(pids) == 2, summary
+        assert len(pids) == 3, summary  # PostgreSQL, Redis, Prometheus
         bank_url = f"http://127.0.0.1:{env['VELLET_BANK_PORT']}"
         assert bank_url in summary
+        prometheus = f"http://127.0.0.1:{env['VELLET_PROMETHEUS_PORT']}"
+        assert f"Prometheus  {prometheus}" in summary
 
         secret = dict(
             line.split("=", 1) for line in (tmp_path / "secrets.env").read_text().splitlines()
@@ -135,6 +154,7 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{bank_url}/readyz") as resp:
                 assert resp.status == 200
+            await _scrapes_every_component(http, prometheus)
             async with http.get(
                 f"{bank_url}/api/v1/accounts/100000000001",
                 headers={"Authorization": f"Bearer {token}"},

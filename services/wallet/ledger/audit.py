@@ -73,7 +73,8 @@ class Invariants:
         return {f.name: v for f in fields(self) if (v := getattr(self, f.name))}
 
 
-async def check_invariants(pool: Pool | Conn) -> Invariants:
-    row = await pool.fetchrow(INVARIANT_SQL)
+async def check_invariants(pool: Pool | Conn, give_up_after: float | None = None) -> Invariants:
+    """``give_up_after``: seconds before the client gives up (None: the pool's command timeout)."""
+    row = await pool.fetchrow(INVARIANT_SQL, timeout=give_up_after)
     assert row is not None
     return Invariants(**{k: int(v) for k, v in dict(row).items()})

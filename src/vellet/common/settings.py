@@ -152,3 +152,23 @@ class TokenSettings:
             issuer=env.text("VELLET_JWT_ISSUER", cls.issuer),
             ttl_seconds=env.integer("VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10),
         )
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The background check that the books balance (``vellet.common.audits``)."""
+
+    #: Seconds between two runs. The check reads whole tables (about 20 s at a
+    #: million transfers, see ``vellet bench audit``), so it runs rarely;
+    #: Prometheus reads the last result at any scrape rate.
+    interval: float = 300.0
+    #: Seconds one run may take before PostgreSQL cancels it (counted as an
+    #: error, alerted on by the age of the last completed run).
+    timeout: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Env) -> AuditSettings:
+        return cls(
+            interval=env.number("VELLET_AUDIT_INTERVAL", cls.interval, minimum=0.1),
+            timeout=env.number("VELLET_AUDIT_TIMEOUT", cls.timeout, minimum=0.1),
+        )

@@ -37,6 +37,20 @@ def _wait_port(
     raise ConfigError(f"{what} did not start within {timeout:.0f}s; see {log}")
 
 
+def _spawn(args: list[str], log: Path, host: str, port: int, what: str) -> subprocess.Popen[bytes]:
+    """Start a server in its own session, output to ``log``; return once it listens."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no locks taken
+        )
+    _wait_port(host, port, proc, what, log)
+    return proc
+
+
 def _load_prctl() -> Any:
     # Resolved here, in the parent: a forked child must not dlopen anything
     # (another thread may have held the loader's lock at fork time).

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vellet.common.embedded._process import _die_with_parent, _stop, _wait_port, free_port
+from vellet.common.embedded._process import _spawn, _stop, free_port
 from vellet.common.errors import ConfigError
 
 
@@ -59,15 +59,7 @@ class EmbeddedRedis:
         else:
             args += ["--appendonly", "no"]
         log = self.data_dir / "redis.log"
-        with log.open("ab") as out:
-            self._proc = subprocess.Popen(
-                args,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no locks taken
-            )
-        _wait_port(self.host, self.port, self._proc, "Redis", log)
+        self._proc = _spawn(args, log, self.host, self.port, "Redis")
         return self
 
     def stop(self) -> None:

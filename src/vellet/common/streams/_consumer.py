@@ -42,6 +42,11 @@ class Consumer:
     metrics: StreamMetrics
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
+    def __post_init__(self) -> None:
+        # Series exist at zero from the start, so rate() and increase() see the
+        # first dead letter instead of taking it for the counter's birth.
+        self.metrics.prepare(self.stream, self.group)
+
     async def run(self) -> None:
         """Consume until :meth:`stop`; Redis outages are waited out, not fatal.
 

@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import ResponseError
 
-from vellet.common.streams._client import Redis
+from vellet.common.streams._client import Redis, dead_letter_stream
 
 
 class StreamMetrics:
@@ -41,7 +41,10 @@ class StreamMetrics:
             registry=registry,
         )
         self.length = Gauge(
-            "vellet_stream_length", "Entries in the stream (XLEN).", ["stream"], registry=registry
+            "vellet_stream_length",
+            "Entries in the stream (XLEN), dead-letter streams (<stream>:dead) included.",
+            ["stream"],
+            registry=registry,
         )
         self.pending = Gauge(
             "vellet_stream_pending",
@@ -59,6 +62,10 @@ class StreamMetrics:
             "vellet_queue_depth", "Work not yet done: lag + pending.", labels, registry=registry
         )
 
+    def prepare(self, stream: str, group: str) -> None:
+        for counter in (self.processed, self.failures, self.claimed, self.dead_letters):
+            counter.labels(stream, group)
+
 
 async def _lag(redis: Redis, stream: str, info: Mapping[str, Any]) -> int:
     lag = info.get("lag")
@@ -72,6 +79,9 @@ async def _lag(redis: Redis, stream: str, info: Mapping[str, Any]) -> int:
 
 async def refresh_depth(redis: Redis, metrics: StreamMetrics, stream: str) -> None:
     metrics.length.labels(stream).set(await redis.xlen(stream))
+    # Dead letters wait for a person: their stream's length is what an alert watches.
+    dead = dead_letter_stream(stream)
+    metrics.length.labels(dead).set(await redis.xlen(dead))
     try:
         groups = await redis.xinfo_groups(stream)
     except ResponseError:  # the stream does not exist yet
