@@ -76,6 +76,46 @@ class BankClient:
             raise _unavailable() from None
         return _parse_account(data)
 
+    async def start_signup(self, number: str) -> None:
+        """Ask the bank to mail a code to the holder of ``number``, if it has one.
+
+        The bank answers 202 whatever the account; the wallet learns nothing.
+        """
+        url = f"{self._base}/api/v1/signup-challenges"
+        try:
+            async with self._session.post(
+                url, json={"account_number": number}, headers=self._headers(),
+                timeout=self._timeout,
+            ) as response:  # fmt: skip
+                if response.status != 202:
+                    log.warning("bank answered %d to a sign-up challenge", response.status)
+                    raise _unavailable()
+        except (TimeoutError, aiohttp.ClientError) as err:
+            log.warning("bank sign-up challenge failed: %s", type(err).__name__)
+            raise _unavailable() from None
+
+    async def verify_signup(self, number: str, code: str) -> BankAccount | None:
+        """The account, if ``code`` is its live challenge's code; None otherwise.
+
+        The bank counts the guess and, on a match, spends the challenge.
+        """
+        url = f"{self._base}/api/v1/signup-challenges/verify"
+        try:
+            async with self._session.post(
+                url, json={"account_number": number, "code": code}, headers=self._headers(),
+                timeout=self._timeout,
+            ) as response:  # fmt: skip
+                if response.status == 401:
+                    return None
+                if response.status != 200:
+                    log.warning("bank answered %d to a sign-up code", response.status)
+                    raise _unavailable()
+                data = await response.json()
+        except (TimeoutError, aiohttp.ClientError, ValueError) as err:
+            log.warning("bank sign-up verification failed: %s", type(err).__name__)
+            raise _unavailable() from None
+        return _parse_account(data)
+
 
 def _parse_account(data: Any) -> BankAccount:
     keys = ("account_number", "name", "email", "currency", "status")
