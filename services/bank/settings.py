@@ -111,7 +111,7 @@ class BankSettings:
                     maximum=20,
                 ),
             ),
-            smtp=smtp_from_env(env, "VELLET_BANK_SMTP_", sender=BANK_SENDER),
+            smtp=smtp_from_env(env, "BANK_SMTP", sender=BANK_SENDER),
             consume=env.flag("VELLET_BANK_CONSUMER", True),
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             pool_size=env.integer("VELLET_BANK_POOL_SIZE", 10, minimum=2, maximum=200),

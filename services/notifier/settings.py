@@ -83,4 +83,4 @@ class NotifierSettings:
 
 
 def smtp_from_env(env: Env) -> SmtpSettings:
-    return mail.smtp_from_env(env, "VELLET_SMTP_")
+    return mail.smtp_from_env(env, "SMTP")

@@ -62,10 +62,11 @@ class SmtpSettings:
 
 
 def smtp_from_env(
-    env: Env, prefix: str = "VELLET_SMTP_", *, sender: str = SmtpSettings.sender
+    env: Env, group: str = "SMTP", *, sender: str = SmtpSettings.sender
 ) -> SmtpSettings:
-    """``<prefix>HOST``, ``PORT``, ``SECURITY``, ``USER``, ``PASSWORD``, ``FROM``,
-    ``TIMEOUT``, ``VERIFY_TLS`` and ``CA_FILE``, checked together."""
+    """``VELLET_<group>_HOST``, ``_PORT``, ``_SECURITY``, ``_USER``, ``_PASSWORD``,
+    ``_FROM``, ``_TIMEOUT``, ``_VERIFY_TLS`` and ``_CA_FILE``, checked together."""
+    prefix = f"VELLET_{group}_"
     security = env.text(f"{prefix}SECURITY", "none").lower()
     if security not in SECURITY_CHOICES:
         raise ConfigError(
