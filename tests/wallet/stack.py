@@ -168,6 +168,16 @@ async def registered(bank: RunningBank, wallet: RunningWallet, http: aiohttp.Cli
     return client
 
 
+async def mailed_code(bank: RunningBank, client: WalletClient,
+                      **account: Any) -> tuple[str, str]:  # fmt: skip
+    """A new bank account whose sign-up ``client`` started: (its number, the code mailed)."""
+    number = new_account_number()
+    await bank.create_account(number, **account)
+    reply = await client.start_signup(number)
+    assert reply.status == 202, reply
+    return number, await bank.signup_code(number)
+
+
 async def fund(wallet: RunningWallet, client: WalletClient, minor: int) -> None:
     """Credit a wallet with a deposit the bank has settled (deposits over HTTP
     belong to the bank flows; P2P tests only need money to be there)."""

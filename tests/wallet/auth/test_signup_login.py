@@ -12,6 +12,7 @@ from tests.wallet.stack import (
     PASSWORD,
     RunningWallet,
     WalletClient,
+    mailed_code,
     new_account_number,
     registered,
     start_wallet,
@@ -68,11 +69,8 @@ async def test_signup_refuses_unknown_duplicate_and_weak(
 async def test_concurrent_duplicate_signups_register_once(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
-    number = new_account_number()
-    await bank.create_account(number)
     client = WalletClient(http, wallet.url)
-    assert (await client.start_signup(number)).status == 202
-    code = await bank.signup_code(number)
+    number, code = await mailed_code(bank, client)
     # As many at once as the per-account budget (5) lets through to the bank.
     replies = await asyncio.gather(*(client.complete_signup(number, code) for _ in range(5)))
     # The code is single use: one completion wins, the others find it spent.

@@ -15,7 +15,13 @@ import aiohttp
 
 from tests.support.bank import RunningBank, auth, service_token, start_bank
 from tests.support.mailbox import session_mailbox
-from tests.wallet.stack import RunningWallet, WalletClient, new_account_number, start_wallet
+from tests.wallet.stack import (
+    RunningWallet,
+    WalletClient,
+    mailed_code,
+    new_account_number,
+    start_wallet,
+)
 from vellet.bank.settings import SignupSettings
 from vellet.wallet.auth import store as auth_store
 from vellet.wallet.settings import SignupLimits
@@ -31,13 +37,11 @@ async def no_wallet(wallet: RunningWallet, number: str) -> bool:
 async def test_without_a_code_or_with_a_wrong_one_nothing_is_registered(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
-    number = new_account_number()
-    await bank.create_account(number)
     client = WalletClient(http, wallet.url)
-
-    never_started = await client.complete_signup(number, "123456")
-    assert (await client.start_signup(number)).status == 202
-    code = await bank.signup_code(number)
+    other = new_account_number()
+    await bank.create_account(other)
+    never_started = await client.complete_signup(other, "123456")
+    number, code = await mailed_code(bank, client)
     wrong = await client.complete_signup(number, f"{(int(code) + 1) % 1_000_000:06d}")
     missing = await client.call(
         "POST", "/api/v1/auth/signup/complete",
@@ -49,6 +53,7 @@ async def test_without_a_code_or_with_a_wrong_one_nothing_is_registered(
     assert never_started.body == wrong.body  # one answer for every way of being wrong
     assert (missing.status, missing.body["code"]) == (400, "invalid_code_format")
     assert await no_wallet(wallet, number)
+    assert await no_wallet(wallet, other)
     assert (await client.login(number)).status == 401
 
 
@@ -58,11 +63,8 @@ async def test_an_expired_code_is_refused(
     bank = await start_bank(bank_db, redis_url, signup=SignupSettings(ttl_seconds=1))
     wallet = await start_wallet(wallet_dsn, redis_url, bank.url)
     try:
-        number = new_account_number()
-        await bank.create_account(number)
         client = WalletClient(http, wallet.url)
-        assert (await client.start_signup(number)).status == 202
-        code = await bank.signup_code(number)
+        number, code = await mailed_code(bank, client)
         await asyncio.sleep(1.5)
 
         late = await client.complete_signup(number, code)
@@ -77,11 +79,8 @@ async def test_an_expired_code_is_refused(
 async def test_a_code_works_once(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
-    number = new_account_number()
-    await bank.create_account(number)
     client = WalletClient(http, wallet.url)
-    assert (await client.start_signup(number)).status == 202
-    code = await bank.signup_code(number)
+    number, code = await mailed_code(bank, client)
     # Someone uses the code first (at the bank, under the wallet's identity).
     async with http.post(
         f"{bank.url}/api/v1/signup-challenges/verify",
@@ -101,11 +100,8 @@ async def test_guessing_stops_after_the_attempt_limit_and_the_challenge_dies(
 ) -> None:
     wallet = await start_wallet(wallet_dsn, redis_url, bank.url, signup=GENEROUS)
     try:
-        number = new_account_number()
-        await bank.create_account(number)
         client = WalletClient(http, wallet.url)
-        assert (await client.start_signup(number)).status == 202
-        code = await bank.signup_code(number)
+        number, code = await mailed_code(bank, client)
         limit = bank.settings.signup.max_attempts
         guesses = [f"{(int(code) + i) % 1_000_000:06d}" for i in range(1, limit + 1)]
 
