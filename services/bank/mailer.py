@@ -55,7 +55,8 @@ def compose(sender: str, view: AccountView, code: str, ttl_seconds: int) -> Emai
         f"someone asked to link your bank account ending in {view.account_number[-4:]} "
         "to a Vellet wallet.\nIf it was you, finish signing up with this code:\n\n"
         f"    {code}\n\n"
-        f"It works once and expires in {minutes} minutes. If it was not you, ignore this "
+        f"It works once and expires in {minutes} minutes. If you already have a wallet "
+        "for this account, you need no code: just log in.\nIf it was not you, ignore this "
         "mail: nothing happens without the code.\nNobody from the bank or from Vellet "
         "will ever ask you for it.\n"
     )
