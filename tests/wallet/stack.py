@@ -23,7 +23,13 @@ from vellet.common.web import Site, start
 from vellet.wallet.app import create_app
 from vellet.wallet.auth import store as auth_store
 from vellet.wallet.ledger import store as ledger_store
-from vellet.wallet.settings import LoginLimits, PasswordSettings, SessionSettings, WalletSettings
+from vellet.wallet.settings import (
+    LoginLimits,
+    PasswordSettings,
+    SessionSettings,
+    SignupLimits,
+    WalletSettings,
+)
 from vellet.wallet.state import POOL
 
 SESSION_SECRET = "wallet-session-test-secret-0123456789abcdef"
@@ -51,6 +57,9 @@ def wallet_settings(
         "sessions": TEST_SESSIONS,
         "passwords": CHEAP_PASSWORDS,
         "login": LoginLimits(),
+        # Every test user signs up from 127.0.0.1: the per-address budget would be
+        # the suite's, not an attacker's. The per-account one stays as shipped.
+        "signup": SignupLimits(per_address=1_000_000),
         "bank_timeout": 2.0,
         "outbox_interval": 0.2,
         # The bank result consumer stops within one stream read: keep it short.
