@@ -12,6 +12,7 @@ import statistics
 import time
 
 import aiohttp
+import pytest
 
 from tests.support.bank import RunningBank, auth, service_token, start_bank
 from tests.support.mailbox import session_mailbox
@@ -159,7 +160,11 @@ async def _timed_start(client: WalletClient, number: str) -> tuple[float, int, b
 
 
 async def test_start_answers_are_identical_for_unknown_registered_and_fresh_accounts(
-    bank: RunningBank, wallet_dsn: str, redis_url: str, http: aiohttp.ClientSession
+    bank: RunningBank,
+    wallet_dsn: str,
+    redis_url: str,
+    http: aiohttp.ClientSession,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     wallet = await start_wallet(wallet_dsn, redis_url, bank.url, signup=GENEROUS)
     try:
@@ -182,10 +187,11 @@ async def test_start_answers_are_identical_for_unknown_registered_and_fresh_acco
                 answers[name].add((status, body, repr(sorted(headers.items()))))
 
         medians = {name: statistics.median(t) * 1000 for name, t in times.items()}
-        print(
-            "start-sign-up median ms: "
-            + ", ".join(f"{name} {ms:.2f}" for name, ms in medians.items())
-        )
+        with capsys.disabled():  # shown in every run's output, not only on failure
+            print(
+                "\nstart-sign-up median ms: "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in medians.items())
+            )
         assert answers["unknown"] == answers["registered"] == answers["fresh"]
         assert len(answers["fresh"]) == 1
         ((status, body, _),) = answers["fresh"]
