@@ -16,6 +16,8 @@ Phases (the CRD's enum) follow the wallet's transfer states:
     failed         Failed     yes     True,  reason Failed
     (refused)      Failed     yes     True,  reason Failed -- the wallet said
                                       no (e.g. insufficient funds): nothing moved
+    (never asked)  Denied     yes     True,  reason Denied -- fromAccount is not
+                                      bound to the namespace (see ``bindings``)
 
 When to ask again is decided in ``backoff``.
 
@@ -42,7 +44,7 @@ PHASES: Final = {
     "voided": "Voided",
     "failed": "Failed",
 }
-FINAL_PHASES: Final = frozenset({"Posted", "Voided", "Failed"})
+FINAL_PHASES: Final = frozenset({"Posted", "Voided", "Failed", "Denied"})
 
 ACCEPTED: Final = "Accepted"
 BANK_AVAILABLE: Final = "BankAvailable"
@@ -55,6 +57,7 @@ _MESSAGES: Final = {
     "Posted": "The money moved.",
     "Voided": "The bank refused the transfer; nothing moved.",
     "Failed": "The transfer was refused; nothing moved.",
+    "Denied": "The account is not bound to this namespace; the wallet was not asked.",
 }
 
 
@@ -238,7 +241,7 @@ def transition_event(old_phase: str | None, new_phase: str) -> tuple[str, str, s
     """The Kubernetes Event (type, reason, message) a phase change deserves; None if none."""
     if old_phase == new_phase:
         return None
-    kind = "Warning" if new_phase in ("Voided", "Failed") else "Normal"
+    kind = "Warning" if new_phase in ("Voided", "Failed", "Denied") else "Normal"
     return kind, new_phase, _MESSAGES[new_phase]
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import kopf
 
 from vellet.common.errors import ConfigError
-from vellet.operator import domain, reconcile, sweep
+from vellet.operator import bindings, domain, reconcile, sweep
 from vellet.operator.reconcile import Step
 from vellet.operator.runtime import Runtime
 
@@ -80,25 +80,37 @@ def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
     def seen(type: str | None, uid: str, status: kopf.Status, **_: Any) -> None:
         rt.tracker.seen(uid, status, deleted=type == "DELETED")
 
+    @kopf.index(
+        bindings.GROUP, bindings.VERSION, bindings.PLURAL, id="account_bindings", registry=registry
+    )
+    def account_bindings(
+        namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+    ) -> dict[str, Any]:
+        # kopf runs no create handler before every index has been listed once.
+        return bindings.index_entry(namespace, name, spec)
+
     @kopf.on.create(GROUP, VERSION, PLURAL, id="submit", registry=registry)
     async def submit(
         body: kopf.Body,
         spec: kopf.Spec,
         uid: str,
         meta: kopf.Meta,
+        namespace: str | None,
         status: kopf.Status,
         patch: kopf.Patch,
         retry: int,
-        **_: Any,
+        **kwargs: Any,
     ) -> None:
-        step = await reconcile.submit(
-            rt,
-            spec=spec,
-            uid=uid,
-            status=status,
-            generation=int(meta.get("generation") or 1),
-            retry=retry,
-        )
+        generation = int(meta.get("generation") or 1)
+        namespace = namespace or ""
+        index: kopf.Index[str, tuple[str, ...]] = kwargs["account_bindings"]
+        bound = bindings.is_bound(str(spec.get("fromAccount")), index.get(namespace, []))
+        step = reconcile.authorize(
+            rt, spec=spec, namespace=namespace, bound=bound, status=status,
+            generation=generation, retry=retry,
+        ) or await reconcile.submit(
+            rt, spec=spec, uid=uid, status=status, generation=generation, retry=retry,
+        )  # fmt: skip
         _apply(step, body, patch)
         rt.metrics.reconciled("create", step.outcome)
         if step.final_error is not None:

@@ -16,7 +16,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 #: Every status.phase of a Transfer (the CRD's enum). No phase yet counts as Pending.
-PHASES: Final = ("Pending", "Accepted", "Queued", "Posted", "Voided", "Failed")
+PHASES: Final = ("Pending", "Accepted", "Queued", "Posted", "Voided", "Failed", "Denied")
 #: create: submitting a new Transfer to the wallet; timer: re-reading or
 #: re-driving one unfinished Transfer; sweep: re-driving stuck transfers made
 #: through the HTTP API.

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vellet.operator import backoff, conditions, domain
+from vellet.operator import backoff, bindings, conditions, domain
 from vellet.operator.runtime import Runtime
 from vellet.operator.wallet_client import WalletRefused, WalletUnavailable
 
@@ -57,6 +57,33 @@ def _now() -> datetime.datetime:
 def _transition(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[Event]:
     event = domain.transition_event(previous.get("phase"), str(current["phase"]))
     return [event] if event else []
+
+
+def authorize(
+    rt: Runtime,
+    *,
+    spec: Mapping[str, Any],
+    namespace: str,
+    bound: bool,
+    status: Mapping[str, Any],
+    generation: int,
+    retry: int,
+) -> Step | None:
+    """None when ``spec.fromAccount`` is bound to ``namespace``; else the Step that ends it.
+
+    A binding and a Transfer applied together reach the operator on two
+    watch streams in either order, so an unbound account gets one grace
+    period (``binding_grace``) before it is denied for good.
+    """
+    if bound:
+        return None
+    message = bindings.denial_message(str(spec.get("fromAccount")), namespace)
+    if retry == 0 and rt.settings.binding_grace > 0:
+        waiting = {"phase": status.get("phase") or "Pending", "observedGeneration": generation,
+                   "message": f"Waiting for an AccountBinding: {message}"[:1024]}  # fmt: skip
+        return Step(waiting, [], "retry", retry_after=rt.settings.binding_grace)
+    new = bindings.after_denial(status, message, now=_now(), generation=generation)
+    return Step(new, [("Warning", bindings.REASON, message)], "failed", final_error=message)
 
 
 async def submit(

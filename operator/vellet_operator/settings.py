@@ -58,9 +58,16 @@ class OperatorSettings:
     bank_url: str
     #: Service tokens the operator mints for the wallet's internal API.
     tokens: TokenSettings = field(default_factory=TokenSettings)
-    #: Namespaces whose Transfers this operator serves; empty means the whole
-    #: cluster (which needs cluster-wide RBAC on transfers and events).
+    #: Namespaces whose Transfers (and AccountBindings) this operator serves.
+    #: Required unless ``clusterwide``: an operator that moves money watches
+    #: only where it was told to, never the whole cluster by default.
     namespaces: tuple[str, ...] = ()
+    #: Serve every namespace instead (``VELLET_OPERATOR_NAMESPACES=*``; needs
+    #: cluster-wide RBAC on transfers, accountbindings and events).
+    clusterwide: bool = False
+    #: Seconds an unbound Transfer waits, once, for its AccountBinding to be
+    #: seen (the two arrive on separate watches) before it is Denied.
+    binding_grace: float = 5.0
     #: Name of the kopf peering object several replicas coordinate through;
     #: ``None`` runs standalone (one replica, ``Recreate`` strategy).
     peering: str | None = None
@@ -85,6 +92,13 @@ class OperatorSettings:
     #: kubeconfig -- kopf's own discovery.
     kube_api_url: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.clusterwide == bool(self.namespaces):
+            raise ConfigError(
+                "VELLET_OPERATOR_NAMESPACES must name the namespaces to watch (a,b,...), "
+                "or be * for the whole cluster"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorSettings:
         env = Env(environ)
@@ -108,11 +122,16 @@ class OperatorSettings:
                 "VELLET_OPERATOR_WATCH_CLIENT_TIMEOUT must be longer than "
                 "VELLET_OPERATOR_WATCH_SERVER_TIMEOUT, so the server ends a watch first"
             )
+        scope = env.text("VELLET_OPERATOR_NAMESPACES", "")
         return cls(
             wallet_url=wallet_url.rstrip("/"),
             bank_url=bank_url.rstrip("/"),
             tokens=TokenSettings.from_env(env),
-            namespaces=_namespaces(env.text("VELLET_OPERATOR_NAMESPACES", "")),
+            namespaces=_namespaces(scope),
+            clusterwide=scope == "*",
+            binding_grace=env.number(
+                "VELLET_OPERATOR_BINDING_GRACE", cls.binding_grace, minimum=0.0
+            ),
             peering=env.optional("VELLET_OPERATOR_PEERING"),
             watch=watch,
             stuck_after=env.number("VELLET_OPERATOR_STUCK_AFTER", cls.stuck_after, minimum=1),
@@ -151,7 +170,7 @@ class OperatorSettings:
     def run_options(self) -> dict[str, Any]:
         """Keyword arguments for ``kopf.operator()``: scope and peering."""
         return {
-            "clusterwide": not self.namespaces,
+            "clusterwide": self.clusterwide,
             "namespaces": list(self.namespaces),
             "standalone": self.peering is None,
             "peering_name": self.peering,
@@ -159,6 +178,8 @@ class OperatorSettings:
 
 
 def _namespaces(raw: str) -> tuple[str, ...]:
+    if raw.strip() == "*":
+        return ()
     names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     for name in names:
         if not _NAMESPACE.match(name):

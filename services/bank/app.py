@@ -1,7 +1,7 @@
 """``create_app(settings)``: the bank as an aiohttp application.
 
-The database pool, the Redis client, the cache and the request-stream
-consumer are opened and closed in ``cleanup_ctx``, so an app that fails to
+The database pool, the Redis client, the cache, the sign-up code mailer
+and the request-stream consumer are opened and closed in ``cleanup_ctx``, so an app that fails to
 start leaves nothing running, and stopping the app stops the consumer
 before the pool it uses is closed.
 """
@@ -17,8 +17,9 @@ from vellet.bank.cache import AccountCache, CacheMetrics
 from vellet.bank.consumer import request_consumer
 from vellet.bank.domain import AccountView
 from vellet.bank.handlers import routes
+from vellet.bank.mailer import SignupMailer
 from vellet.bank.settings import BankSettings
-from vellet.bank.state import CACHE, METRICS, POOL, REDIS, SETTINGS, BankMetrics
+from vellet.bank.state import CACHE, MAILER, METRICS, POOL, REDIS, SETTINGS, BankMetrics
 from vellet.common import health, metrics, streams
 from vellet.common.db import create_pool
 from vellet.common.web import new_app
@@ -27,8 +28,15 @@ from vellet.common.web import new_app
 def create_app(settings: BankSettings) -> web.Application:
     app = new_app("bank", settings.http)
     app[SETTINGS] = settings
+    app[MAILER] = SignupMailer(
+        settings.smtp,
+        app[metrics.REGISTRY_KEY],
+        ttl_seconds=settings.signup.ttl_seconds,
+        queue_size=settings.signup.mail_queue,
+    )
     app.cleanup_ctx.append(_resources)
     audit.setup(app)  # the books balance, as a metric
+    app.cleanup_ctx.append(_mailer)
     if settings.consume:
         app.cleanup_ctx.append(_consumer)
     app.router.add_routes(routes)
@@ -57,6 +65,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     finally:
         await redis.aclose()
         await pool.close()
+
+
+async def _mailer(app: web.Application) -> AsyncIterator[None]:
+    async with app[MAILER].running():
+        yield
 
 
 async def _consumer(app: web.Application) -> AsyncIterator[None]:

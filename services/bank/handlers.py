@@ -1,19 +1,22 @@
 """The bank's HTTP API (API.md, "Bank"): thin handlers over the executor.
 
 Every call needs a service JWT for the bank's audience; creating or closing
-accounts needs the admin role. Handlers parse, authorise, call one function
+accounts needs the admin role; the sign-up challenge API is for the wallet's
+service identity alone (``sub`` = ``wallet``). Handlers parse, authorise, call one function
 and render; rules live in ``domain``, money moves in ``executor``.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
-from vellet.bank import domain, store
+from vellet.bank import challenges, domain, store
 from vellet.bank.executor import execute
-from vellet.bank.state import CACHE, METRICS, POOL, SETTINGS
+from vellet.bank.state import CACHE, MAILER, METRICS, POOL, SETTINGS
 from vellet.common import tokens
-from vellet.common.errors import Conflict, NotFound
+from vellet.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from vellet.common.problems import json_body
 
 routes = web.RouteTableDef()
@@ -68,3 +71,58 @@ async def change_account(request: web.Request) -> web.Response:
         raise NotFound("the bank has no such account", code="unknown_account")
     await request.app[CACHE].invalidate(number)
     return web.json_response(view.to_wire())
+
+
+#: The one caller of the sign-up challenge API: the wallet's service identity.
+SIGNUP_CALLER = "wallet"
+
+
+def _invalid_code() -> Unauthorized:
+    return Unauthorized(
+        "the code is wrong, expired or already used; start the sign-up again for a new one",
+        code="invalid_code",
+    )
+
+
+@routes.post("/api/v1/signup-challenges")
+async def create_challenge(request: web.Request) -> web.Response:
+    """Make a code for the account and mail it to the holder, if there is one.
+
+    The same 202 whether or not the account exists or is open, after the
+    same work (a look-up and one row written): the mail leaves afterwards.
+    """
+    _authorise_caller(request, SIGNUP_CALLER)
+    number = challenges.parse_start(await json_body(request))
+    settings = request.app[SETTINGS].signup
+    view = await request.app[CACHE].get(number)
+    new = challenges.new_challenge(settings.code_key.get().encode(), number)
+    await store.put_challenge(request.app[POOL], new, settings.ttl_seconds)
+    if view is not None and view.status == "active":
+        request.app[MAILER].offer(view, new.code)
+    return web.json_response({"status": "accepted"}, status=202)
+
+
+@routes.post("/api/v1/signup-challenges/verify")
+async def verify_challenge(request: web.Request) -> web.Response:
+    """Spend one guess; 200 with the account (its holder's name and e-mail) on a match."""
+    _authorise_caller(request, SIGNUP_CALLER)
+    guess = challenges.parse_guess(await json_body(request))
+    settings = request.app[SETTINGS].signup
+    key = settings.code_key.get().encode()
+
+    def check(challenge_id: uuid.UUID, stored: bytes) -> bool:
+        return challenges.matches(key, challenge_id, guess.account_number, guess.code, stored)
+
+    pool = request.app[POOL]
+    if not await store.use_challenge(pool, guess.account_number, settings.max_attempts, check):
+        raise _invalid_code()
+    view = await store.account_view(pool, guess.account_number)
+    if view is None:  # only a challenge for an unknown number could get here
+        raise _invalid_code()
+    return web.json_response(view.to_wire())
+
+
+def _authorise_caller(request: web.Request, subject: str) -> None:
+    principal = _authorise(request)
+    if principal.subject != subject:
+        raise Forbidden(f"only the {subject} may call this", code="forbidden")

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
-from vellet.common.settings import AuditSettings, Env, HttpSettings, StreamSettings, TokenSettings
+from vellet.common.mail import SmtpSettings, smtp_from_env
+from vellet.common.settings import (
+    AuditSettings,
+    Env,
+    HttpSettings,
+    Secret,
+    StreamSettings,
+    TokenSettings,
+)
+
+#: The bank's own sender: it mails its customers, not Vellet's notifier.
+BANK_SENDER = "Vellet Bank <no-reply@bank.vellet.localhost>"
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,22 @@ class CacheSettings:
 
 
 @dataclass(frozen=True)
+class SignupSettings:
+    """Sign-up challenges: one-time codes mailed to the account's e-mail on file."""
+
+    #: Key of the HMAC under which codes are stored (never the codes
+    #: themselves). Every replica needs the same one; a random key per
+    #: process (the default outside ``from_env``) suits a single test bank.
+    code_key: Secret = field(repr=False, default_factory=lambda: Secret(secrets.token_urlsafe(32)))
+    #: Seconds a code stays valid.
+    ttl_seconds: int = 600
+    #: Guesses one challenge allows before it dies (a new one must be started).
+    max_attempts: int = 5
+    #: Code mails waiting to be sent before new ones are dropped (and counted).
+    mail_queue: int = 1000
+
+
+@dataclass(frozen=True)
 class BankSettings:
     """Everything ``vellet bank serve`` needs."""
 
@@ -41,6 +69,10 @@ class BankSettings:
     tokens: TokenSettings = field(default_factory=TokenSettings)
     #: The account look-up cache.
     cache: CacheSettings = field(default_factory=CacheSettings)
+    #: Sign-up challenges.
+    signup: SignupSettings = field(default_factory=SignupSettings)
+    #: The relay the bank mails sign-up codes through (its own, not the notifier's).
+    smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(sender=BANK_SENDER))
     #: Run the request-stream consumer in this process.
     consume: bool = True
     #: This replica's consumer name; stable across restarts so it can drain
@@ -73,6 +105,22 @@ class BankSettings:
                 local_ttl=env.number("VELLET_BANK_CACHE_LOCAL_TTL", CacheSettings.local_ttl),
                 redis_ttl=env.integer("VELLET_BANK_CACHE_TTL", CacheSettings.redis_ttl, minimum=1),
             ),
+            signup=SignupSettings(
+                code_key=env.secret("VELLET_BANK_CODE_KEY"),
+                ttl_seconds=env.integer(
+                    "VELLET_BANK_SIGNUP_CODE_TTL",
+                    SignupSettings.ttl_seconds,
+                    minimum=30,
+                    maximum=3600,
+                ),
+                max_attempts=env.integer(
+                    "VELLET_BANK_SIGNUP_CODE_ATTEMPTS",
+                    SignupSettings.max_attempts,
+                    minimum=1,
+                    maximum=20,
+                ),
+            ),
+            smtp=smtp_from_env(env, "BANK_SMTP", sender=BANK_SENDER),
             consume=env.flag("VELLET_BANK_CONSUMER", True),
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             pool_size=env.integer("VELLET_BANK_POOL_SIZE", 10, minimum=2, maximum=200),

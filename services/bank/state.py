@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from vellet.bank.cache import AccountCache
 from vellet.bank.domain import Outcome
+from vellet.bank.mailer import SignupMailer
 from vellet.bank.settings import BankSettings
 from vellet.common.db import Pool
 from vellet.common.streams import Redis, StreamMetrics
@@ -33,3 +34,4 @@ POOL = web.AppKey("bank_pool", Pool)
 REDIS = web.AppKey("bank_redis", Redis)
 CACHE = web.AppKey("bank_cache", AccountCache)
 METRICS = web.AppKey("bank_metrics", BankMetrics)
+MAILER = web.AppKey("bank_signup_mailer", SignupMailer)

@@ -10,7 +10,9 @@ concurrent deposits and withdrawals cannot deadlock each other.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
+from vellet.bank.challenges import NewChallenge
 from vellet.bank.domain import AccountState, AccountView, NewAccount, Outcome, TransferRequest
 from vellet.common.db import Conn, Pool
 
@@ -181,3 +183,53 @@ SELECT what, expected, actual FROM per_currency WHERE expected <> actual
 async def audit(pool: Pool | Conn, give_up_after: float | None = None) -> list[str]:
     rows = await pool.fetch(AUDIT_SQL, timeout=give_up_after)
     return [f"{r['what']}: expected {r['expected']}, found {r['actual']}" for r in rows]
+
+
+# --- sign-up challenges ----------------------------------------------------------
+
+
+async def put_challenge(pool: Pool, new: NewChallenge, ttl_seconds: int) -> None:
+    """Store ``new`` as the account's one live challenge (replacing any other)."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Expired rows go as new ones come: the expiry index keeps this a probe.
+        await conn.execute("DELETE FROM signup_challenges WHERE expires_at < now()")
+        await conn.execute(
+            "INSERT INTO signup_challenges (account_number, challenge_id, code_hash, expires_at) "
+            "VALUES ($1, $2, $3, now() + make_interval(secs => $4)) "
+            "ON CONFLICT (account_number) DO UPDATE SET challenge_id = EXCLUDED.challenge_id, "
+            "code_hash = EXCLUDED.code_hash, attempts = 0, expires_at = EXCLUDED.expires_at, "
+            "created_at = now()",
+            new.account_number, new.challenge_id, new.code_hash, float(ttl_seconds),
+        )  # fmt: skip
+
+
+async def use_challenge(
+    pool: Pool, number: str, max_attempts: int, check: Callable[[uuid.UUID, bytes], bool]
+) -> bool:
+    """Spend one attempt on the account's live challenge; True if ``check`` accepts it.
+
+    The row is locked for the whole decision, so concurrent guesses are
+    counted one after the other and one right code succeeds once. A match
+    deletes the challenge (single use); so does the attempt that uses up
+    the budget, and a guess at an expired one: a dead challenge is gone.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT challenge_id, code_hash, attempts, expires_at > now() AS live "
+            "FROM signup_challenges WHERE account_number = $1 FOR UPDATE",
+            number,
+        )
+        if row is None:
+            return False
+        attempts = int(row["attempts"]) + 1
+        ok = bool(row["live"]) and attempts <= max_attempts
+        ok = ok and check(row["challenge_id"], bytes(row["code_hash"]))
+        if ok or not row["live"] or attempts >= max_attempts:
+            await conn.execute("DELETE FROM signup_challenges WHERE account_number = $1", number)
+        else:
+            await conn.execute(
+                "UPDATE signup_challenges SET attempts = $2 WHERE account_number = $1",
+                number,
+                attempts,
+            )
+        return ok

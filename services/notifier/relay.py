@@ -19,7 +19,6 @@ own text; a connection is reused for all parties of an event.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from enum import Enum
 
 import aiosmtplib
 
-from vellet.notifier.settings import SmtpSettings
+from vellet.common import mail
+from vellet.common.mail import SmtpSettings
 
 
 class RelayUnavailable(Exception):
@@ -58,14 +58,6 @@ class Result:
 def _result(err: aiosmtplib.SMTPResponseException) -> Result:
     reply = Reply.PERMANENT if 500 <= err.code < 600 else Reply.TEMPORARY
     return Result(reply, err.code, " ".join(str(err.message).split()))
-
-
-def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.ca_file)
-    if not settings.verify_tls:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 class Session:
@@ -115,20 +107,7 @@ class Relay:
         self.settings = settings
 
     def _client(self) -> aiosmtplib.SMTP:
-        s = self.settings
-        secure = s.security != "none"
-        return aiosmtplib.SMTP(
-            hostname=s.host,
-            port=s.port,
-            timeout=s.timeout_s,
-            use_tls=s.security == "tls",
-            # False, not None: "none" must never upgrade behind our back, and
-            # "starttls" must fail rather than fall back to plain text.
-            start_tls=s.security == "starttls",
-            tls_context=_tls_context(s) if secure else None,
-            username=s.user,
-            password=s.password.get() if s.user else None,
-        )
+        return mail.client(self.settings)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:

@@ -11,47 +11,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
 
+from vellet.common import mail
 from vellet.common.errors import ConfigError
-from vellet.common.settings import Env, HttpSettings, Secret, StreamSettings
-
-Security = Literal["none", "starttls", "tls"]
-SECURITY_CHOICES: Final[tuple[Security, ...]] = ("none", "starttls", "tls")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """The SMTP relay every notification goes through."""
-
-    #: Relay host name or address.
-    host: str = "127.0.0.1"
-    #: Relay port (25 plain, 587 STARTTLS, 465 implicit TLS are the usual ones).
-    port: int = 25
-    #: ``none`` (plain; loopback sinks only), ``starttls`` (upgrade, required)
-    #: or ``tls`` (implicit TLS from the first byte).
-    security: Security = "none"
-    #: Login user; no AUTH when unset.
-    user: str | None = None
-    #: Login password (only used with ``user``).
-    password: Secret = field(default=Secret(""), repr=False)
-    #: The From header and envelope sender, e.g. ``Vellet <no-reply@example.com>``.
-    sender: str = "Vellet <no-reply@vellet.localhost>"
-    #: Seconds to wait for any one SMTP reply (also bounds the connect).
-    timeout_s: float = 10.0
-    #: Verify the relay's TLS certificate (never switch off in production).
-    verify_tls: bool = True
-    #: Extra CA bundle (PEM) to trust, e.g. a private relay's CA.
-    ca_file: str | None = None
-
-    @property
-    def lease_ms(self) -> int:
-        """How long one party's send may hold its delivery lease.
-
-        Covers MAIL, RCPT and DATA (each bounded by ``timeout_s``) with room
-        to spare, so a live sender never loses its lease mid-transaction.
-        """
-        return int(self.timeout_s * 4 * 1000) + 1000
+from vellet.common.mail import SmtpSettings
+from vellet.common.settings import Env, HttpSettings, StreamSettings
 
 
 @dataclass(frozen=True)
@@ -119,25 +83,4 @@ class NotifierSettings:
 
 
 def smtp_from_env(env: Env) -> SmtpSettings:
-    security = env.text("VELLET_SMTP_SECURITY", "none").lower()
-    if security not in SECURITY_CHOICES:
-        raise ConfigError(
-            f"VELLET_SMTP_SECURITY must be one of {', '.join(SECURITY_CHOICES)}, got {security!r}"
-        )
-    user = env.optional("VELLET_SMTP_USER")
-    password = env.optional("VELLET_SMTP_PASSWORD")
-    if user is not None and password is None:
-        raise ConfigError("VELLET_SMTP_PASSWORD must be set when VELLET_SMTP_USER is")
-    if user is not None and security == "none":
-        raise ConfigError("VELLET_SMTP_USER needs VELLET_SMTP_SECURITY starttls or tls")
-    return SmtpSettings(
-        host=env.text("VELLET_SMTP_HOST", "127.0.0.1"),
-        port=env.integer("VELLET_SMTP_PORT", 25, minimum=1, maximum=65535),
-        security=security,
-        user=user,
-        password=Secret(password or ""),
-        sender=env.text("VELLET_SMTP_FROM", SmtpSettings.sender),
-        timeout_s=env.number("VELLET_SMTP_TIMEOUT", 10.0, minimum=0.1),
-        verify_tls=env.flag("VELLET_SMTP_VERIFY_TLS", True),
-        ca_file=env.optional("VELLET_SMTP_CA_FILE"),
-    )
+    return mail.smtp_from_env(env, "SMTP")

@@ -196,3 +196,36 @@ async def _html_part(request: web.Request) -> web.Response:
 async def _raw(request: web.Request) -> web.Response:
     _, msg = _parsed(request.app[MAILDIR_KEY], request.match_info["key"])
     return web.Response(body=msg.as_bytes(policy=policy.SMTP), content_type="text/plain")
+
+
+def mail_to(directory: Path, address: str) -> list[tuple[str, EmailMessage]]:
+    """Every kept mail whose envelope recipient is ``address``, oldest first, with its key."""
+    maildir = _open_maildir(directory)
+    found: list[tuple[float, str, EmailMessage]] = []
+    for key in maildir.keys():  # noqa: SIM118 - a Maildir is not a dict
+        date, msg = _parsed(maildir, key)
+        recipients = [r.strip() for r in str(msg["X-Sink-Envelope-To"] or "").split(",")]
+        if address in recipients:
+            found.append((date, key, msg))
+    found.sort(key=lambda row: row[0])
+    return [(key, msg) for _, key, msg in found]
+
+
+async def take_mail(
+    directory: Path, address: str, *, subject: str, within: float = 10.0
+) -> EmailMessage:
+    """Wait for the newest mail to ``address`` with ``subject``, remove it, return it.
+
+    For trusted local readers (``vellet up``'s demo sign-ups, tests): taking
+    it out means the next reader cannot pick up a stale one.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        matching = [(k, m) for k, m in mail_to(directory, address) if m["Subject"] == subject]
+        if matching:
+            key, msg = matching[-1]
+            _open_maildir(directory).discard(key)
+            return msg
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no mail {subject!r} to {address} within {within} s")
+        await asyncio.sleep(0.05)

@@ -21,10 +21,12 @@ from vellet.common.web import new_app
 from vellet.wallet import database
 from vellet.wallet.api.internal import routes as internal_routes
 from vellet.wallet.api.routes import routes
-from vellet.wallet.auth.limits import LIMITER, LoginLimiter
+from vellet.wallet.auth import limits
+from vellet.wallet.auth.limits import LIMITER, SIGNUP_COMPLETIONS, SIGNUP_STARTS, LoginLimiter
 from vellet.wallet.auth.passwords import PASSWORDS, Passwords
 from vellet.wallet.auth.routes import routes as auth_routes
 from vellet.wallet.auth.sessions import VERIFIER, Verifier
+from vellet.wallet.auth.signup import routes as signup_routes
 from vellet.wallet.banking import wiring as banking_wiring
 from vellet.wallet.banking.client import BANK, BankClient
 from vellet.wallet.events import store as events_store
@@ -48,6 +50,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
     app.router.add_routes(internal_routes)
     app.router.add_routes(auth_routes)
+    app.router.add_routes(signup_routes)
     app.router.add_routes(routes)
     return app
 
@@ -60,6 +63,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[POOL], app[REDIS] = pool, redis
     app[BANK] = BankClient(http, settings.bank_url, settings.tokens, settings.bank_timeout)
     app[LIMITER] = LoginLimiter(redis, settings.login)
+    app[SIGNUP_STARTS] = LoginLimiter(
+        redis, settings.signup, prefix=limits.SIGNUP_START_PREFIX, what="sign-up attempts"
+    )
+    app[SIGNUP_COMPLETIONS] = LoginLimiter(
+        redis, settings.signup, prefix=limits.SIGNUP_COMPLETE_PREFIX, what="sign-up attempts"
+    )
     await app[PASSWORDS].prepare()
     health.add_check(app, "postgres", lambda: pool.fetchval("SELECT 1"))
     health.add_check(app, "redis", redis.ping)

@@ -74,6 +74,22 @@ class LoginLimits:
 
 
 @dataclass(frozen=True)
+class SignupLimits:
+    """Sign-up budgets, per step (start, complete), counted in Redis like logins.
+
+    Every attempt counts, successful or not: a start mails the holder, so
+    even well-formed ones must not be free to repeat.
+    """
+
+    #: Attempts of one step allowed per account number within one window.
+    per_account: int = 5
+    #: Attempts of one step allowed per client address within one window.
+    per_address: int = 50
+    #: Window length in seconds; also the longest ``Retry-After``.
+    window_seconds: int = 900
+
+
+@dataclass(frozen=True)
 class PasswordSettings:
     """argon2id cost. Defaults are RFC 9106's low-memory profile."""
 
@@ -170,6 +186,8 @@ class WalletSettings:
     sessions: SessionSettings = field(default_factory=SessionSettings)
     #: Login rate limits.
     login: LoginLimits = field(default_factory=LoginLimits)
+    #: Sign-up rate limits (client addresses are read as for logins).
+    signup: SignupLimits = field(default_factory=SignupLimits)
     #: Password hashing cost.
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
     #: Seconds to wait for the bank before answering 503 bank_unavailable.
@@ -233,6 +251,17 @@ class WalletSettings:
                     "VELLET_LOGIN_WINDOW_SECONDS", LoginLimits.window_seconds, minimum=1
                 ),
                 trusted_proxies=parse_networks(env.text("VELLET_TRUSTED_PROXIES", "")),
+            ),
+            signup=SignupLimits(
+                per_account=env.integer(
+                    "VELLET_SIGNUP_MAX_PER_ACCOUNT", SignupLimits.per_account, minimum=1
+                ),
+                per_address=env.integer(
+                    "VELLET_SIGNUP_MAX_PER_ADDRESS", SignupLimits.per_address, minimum=1
+                ),
+                window_seconds=env.integer(
+                    "VELLET_SIGNUP_WINDOW_SECONDS", SignupLimits.window_seconds, minimum=1
+                ),
             ),
             passwords=PasswordSettings(
                 memory_kib=env.integer(

@@ -29,6 +29,8 @@ from vellet.bank.admin import migrate as migrate_bank
 from vellet.bank.admin import seed as seed_bank
 from vellet.bank.app import create_app as create_bank
 from vellet.bank.domain import demo_accounts
+from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
+from vellet.bank.mailer import find_code
 from vellet.bank.settings import BankSettings
 from vellet.common.commands import command
 from vellet.common.embedded import (
@@ -42,13 +44,13 @@ from vellet.common.settings import Env
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
 from vellet.notifier.settings import NotifierSettings
-from vellet.notifier.sink import MailSink, start_sink
+from vellet.notifier.sink import MailSink, start_sink, take_mail
 from vellet.wallet import database
 from vellet.wallet.app import create_app as create_wallet
 from vellet.wallet.auth.demo import sign_up_demo_users
 from vellet.wallet.settings import WalletSettings
 
-_GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET")
+_GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
 
 
 def register(sub: Any) -> None:
@@ -64,7 +66,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where data lives (default: $VELLET_HOME or ./.vellet)")  # fmt: skip
-    parser.add_argument("--accounts", type=int, default=10, help="demo bank accounts to seed")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=10,
+        help="demo bank accounts to seed and sign up (default 10)",
+    )
+    parser.add_argument("--unregistered", type=int, default=2,
+                        help="more bank accounts, left for you to sign up (default 2)")  # fmt: skip
     parser.add_argument("--prometheus", action="store_true",
                         help="also run Prometheus (Debian's binary, when installed) scraping "
                         "every component; or set VELLET_PROMETHEUS=1")  # fmt: skip
@@ -83,11 +92,13 @@ class Stack:
     sites: list[Site] = field(default_factory=list)
     sinks: list[MailSink] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Bank accounts seeded after the demo users and not signed up: a newcomer's to try.
+    unregistered: int = 2
 
 
 def run(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir or Path(os.environ.get("VELLET_HOME", ".vellet"))).resolve()
-    stack = Stack(data_dir, dict(os.environ))
+    stack = Stack(data_dir, dict(os.environ), unregistered=args.unregistered)
     try:
         start_servers(stack)
         prometheus = args.prometheus or Env(stack.env).flag("VELLET_PROMETHEUS", False)
@@ -143,30 +154,72 @@ async def _ensure_database(url: str) -> None:
         await conn.close()
 
 
+async def _start_sink(stack: Stack, accounts: int) -> None:
+    if stack.env.get("VELLET_SMTP_HOST") and stack.env.get("VELLET_BANK_SMTP_HOST"):
+        return  # both send to real relays: nothing to keep locally
+    # Mail with no relay configured goes to a local sink whose mail a person can read.
+    env = Env(stack.env)
+    sink = await start_sink(
+        stack.data_dir / "mail",
+        smtp_port=env.integer("VELLET_SINK_SMTP_PORT", 1025, maximum=65535),
+        http_port=env.integer("VELLET_SINK_HTTP_PORT", 8025, maximum=65535),
+    )
+    stack.sinks.append(sink)
+    stack.notes.append(sink.describe())
+
+
+def _to_sink(stack: Stack, smtp: Any, configured: str) -> Any:
+    """``smtp`` pointed at the local sink, unless ``configured`` names a relay."""
+    if stack.env.get(configured) or not stack.sinks:
+        return smtp
+    sink = stack.sinks[0]
+    return dataclasses.replace(smtp, host=sink.host, port=sink.smtp_port, security="none")
+
+
 async def _start_bank(stack: Stack, accounts: int) -> None:
     settings = BankSettings.from_env(stack.env)
+    settings = dataclasses.replace(
+        settings, smtp=_to_sink(stack, settings.smtp, "VELLET_BANK_SMTP_HOST")
+    )
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
         await _ensure_database(settings.database_url)
     await migrate_bank(settings.database_url)
-    created = await seed_bank(settings, accounts)
+    created = await seed_bank(settings, accounts + stack.unregistered)
     site = await start("bank", create_bank(settings), settings.http)
     stack.sites.append(site)
     stack.env.setdefault("VELLET_BANK_URL", site.url)
-    stack.notes.append(f"bank        {site.url}  ({accounts} demo accounts, {created} new)")
+    total = accounts + stack.unregistered
+    stack.notes.append(f"bank        {site.url}  ({total} demo accounts, {created} new)")
 
 
 async def _start_wallet(stack: Stack, accounts: int) -> None:
+    # Every demo sign-up comes from this machine's one address; one window must fit them.
+    stack.env.setdefault("VELLET_SIGNUP_MAX_PER_ADDRESS", str(max(50, accounts)))
     settings = WalletSettings.from_env(stack.env)
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
         await _ensure_database(settings.database_url)
     await database.migrate(settings.database_url)
     site = await start("wallet", create_wallet(settings), settings.http)
     stack.sites.append(site)
-    numbers = [a.account_number for a in demo_accounts(accounts)]
-    logins = await sign_up_demo_users(site.url, numbers)
     stack.notes.append(
         f"wallet      {site.url}  (API under /api/v1, OpenAPI at /api/v1/openapi.json)"
     )
+    emails = {a.account_number: a.email for a in demo_accounts(accounts)}
+    if stack.env.get("VELLET_BANK_SMTP_HOST") or not stack.sinks:
+        stack.notes.append("demo logins none: the bank mails sign-up codes to a real relay")
+        return
+    sink = stack.sinks[0]
+
+    async def read_code(number: str) -> str:
+        # The trusted local path: the code really went out by SMTP; we read it in the sink.
+        message = await take_mail(sink.maildir, emails[number], subject=CODE_SUBJECT)
+        return find_code(message) or ""
+
+    logins = await sign_up_demo_users(site.url, list(emails), read_code)
+    free = [a.account_number for a in demo_accounts(accounts + stack.unregistered)[accounts:]]
+    if free:
+        stack.notes.append(f"sign up    {', '.join(free)}  (not registered: the code goes to "
+                           "the mail sink)")  # fmt: skip
     shown = ", ".join(f"{login.account_number} / {login.password}" for login in logins[:3])
     stack.notes.append(f"demo logins {shown}{', ...' if len(logins) > 3 else ''}"
                        "  (demo passwords: local use only)")  # fmt: skip
@@ -174,19 +227,9 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
 
 async def _start_notifier(stack: Stack, accounts: int) -> None:
     settings = NotifierSettings.from_env(stack.env)
-    if not stack.env.get("VELLET_SMTP_HOST"):
-        # No relay configured: deliver to a local sink whose mail a person can read.
-        env = Env(stack.env)
-        sink = await start_sink(
-            stack.data_dir / "mail",
-            smtp_port=env.integer("VELLET_SINK_SMTP_PORT", 1025, maximum=65535),
-            http_port=env.integer("VELLET_SINK_HTTP_PORT", 8025, maximum=65535),
-        )
-        stack.sinks.append(sink)
-        smtp = dataclasses.replace(settings.smtp, host=sink.host, port=sink.smtp_port,
-                                   security="none")  # fmt: skip
-        settings = dataclasses.replace(settings, smtp=smtp)
-        stack.notes.append(sink.describe())
+    settings = dataclasses.replace(
+        settings, smtp=_to_sink(stack, settings.smtp, "VELLET_SMTP_HOST")
+    )
     site = await start("notifier", create_notifier(settings), settings.http)
     stack.sites.append(site)
     stack.notes.append(f"notifier    {site.url}/metrics  (mail via {settings.smtp.host}:"
@@ -195,6 +238,7 @@ async def _start_notifier(stack: Stack, accounts: int) -> None:
 
 # Each component: (name, starter). Later components are appended as they land.
 COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [
+    ("mail sink", _start_sink),
     ("bank", _start_bank),
     ("notifier", _start_notifier),
     ("wallet", _start_wallet),

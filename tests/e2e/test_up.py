@@ -52,7 +52,7 @@ async def _read_until_ready(proc: subprocess.Popen[str], timeout: float = 90.0) 
 
 async def _demo_user_can_log_in(
     http: aiohttp.ClientSession, env: dict[str, str], summary: str
-) -> None:
+) -> str:
     wallet = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
     assert "100000000001 / demo-100000000001" in summary
     login = {"account_number": "100000000001", "password": "demo-100000000001"}
@@ -124,6 +124,35 @@ async def _scrapes_every_component(http: aiohttp.ClientSession, prometheus: str)
     assert any(r["name"] == "VelletBankUnavailable" for g in groups for r in g["rules"])
 
 
+async def _newcomer_signs_up_with_the_mailed_code(
+    http: aiohttp.ClientSession, env: dict[str, str], summary: str, sink: str
+) -> None:
+    """The README's walkthrough: start, read the code at the sink's page, complete."""
+    wallet = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
+    assert "sign up    100000000004, 100000000005" in summary
+    number = "100000000004"
+    async with http.post(f"{wallet}/api/v1/auth/signup", json={"account_number": number}) as r:
+        assert r.status == 202, await r.text()
+        assert "@" not in await r.text()  # nothing about the holder before the code
+
+    async def code_mails() -> list[dict[str, object]]:
+        async with http.get(f"{sink}/messages.json") as resp:
+            return [m for m in await resp.json() if m["subject"] == "Your Vellet sign-up code"]
+
+    [mail] = await eventually(code_mails, lambda m: len(m) == 1, timeout=30)
+    async with http.get(f"{sink}/messages/{mail['id']}/raw") as resp:
+        code = re.search(r"^ {4}([0-9]{6})\s*$", await resp.text(), re.M)
+    assert code is not None
+    body = {"account_number": number, "code": code.group(1), "password": "my long password"}
+    async with http.post(f"{wallet}/api/v1/auth/signup/complete", json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        user = await resp.json()
+    assert user["email"] == str(mail["to"]).strip("<>").split("<")[-1].rstrip(">")
+    login = {"account_number": number, "password": "my long password"}
+    async with http.post(f"{wallet}/api/v1/auth/login", json=login) as resp:
+        assert resp.status == 200
+
+
 @pytest.mark.e2e
 async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
@@ -161,6 +190,10 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
             ) as resp:
                 assert resp.status == 200
                 assert (await resp.json())["currency"] == "INR"
+            sink = f"http://127.0.0.1:{env['VELLET_SINK_HTTP_PORT']}"
+            token = await _demo_user_can_log_in(http, env, summary)
+            await _deposit_then_pay_and_mail(http, env, token, sink)
+            await _newcomer_signs_up_with_the_mailed_code(http, env, summary, sink)
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0

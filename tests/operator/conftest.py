@@ -26,8 +26,11 @@ from vellet.wallet.settings import BankFlowSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "k8s" / "crds" / "transfers.vellet.io.yaml"
+BINDING_CRD_PATH = ROOT / "k8s" / "crds" / "accountbindings.vellet.io.yaml"
+POLICY_PATH = ROOT / "k8s" / "crds" / "transfers-debit-bound-accounts.policy.yaml"
 SAMPLES = sorted((ROOT / "k8s" / "samples").glob("*.yaml"))
 TRANSFERS = kmock.resource("vellet.io", "v1alpha1", "transfers")
+BINDINGS = kmock.resource("vellet.io", "v1alpha1", "accountbindings")
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
@@ -55,10 +58,31 @@ def crd() -> Crd:
     return Crd.load(CRD_PATH)
 
 
+@pytest.fixture(scope="session")
+def binding_crd() -> Crd:
+    return Crd.load(BINDING_CRD_PATH)
+
+
 @pytest.fixture
-async def api(crd: Crd) -> AsyncIterator[ApiServer]:
-    async with ApiServer.running([crd], namespaces=["default", "other"]) as server:
+async def api(crd: Crd, binding_crd: Crd) -> AsyncIterator[ApiServer]:
+    async with ApiServer.running([crd, binding_crd], namespaces=["default", "other"]) as server:
         yield server
+
+
+async def bind(api: ApiServer, namespace: str, *accounts: str) -> None:
+    """What a cluster administrator does: add ``accounts`` to the namespace's AccountBinding."""
+    url = f"/apis/vellet.io/v1alpha1/namespaces/{namespace}/accountbindings"
+    try:
+        current = api.read(BINDINGS, namespace, "vellet")["spec"]["accounts"]
+    except KeyError:
+        body = {"apiVersion": "vellet.io/v1alpha1", "kind": "AccountBinding",
+                "metadata": {"name": "vellet"}, "spec": {"accounts": list(accounts)}}  # fmt: skip
+        response = await api.post(url, json=body)
+        assert response.status == 201, await response.text()
+        return
+    patch = {"spec": {"accounts": [*current, *(a for a in accounts if a not in current)]}}
+    response = await api.patch(f"{url}/vellet", json=patch, headers=MERGE)
+    assert response.status == 200, await response.text()
 
 
 # ---------------------------------------------------------------- real services

@@ -36,11 +36,11 @@ import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.operator.conftest import Bank, load_sample
+from tests.operator.conftest import Bank, bind, load_sample
 from tests.operator.emulator.server import EVENTS, ApiServer
 from tests.operator.kopf_thread import running_operator
 from tests.support.bank import TEST_SECRET, TEST_TOKENS
-from tests.wallet.stack import WalletClient
+from tests.wallet.stack import RunningWallet, WalletClient, registered
 from vellet.common import streams
 from vellet.common.settings import HttpSettings
 from vellet.common.web import Site, start
@@ -84,6 +84,15 @@ async def running(settings: OperatorSettings) -> AsyncIterator[Runtime]:
         registry=build_registry(rt), settings=kopf_settings, **settings.run_options()
     ):
         yield rt
+
+
+async def member(api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession,
+                 namespace: str = NAMESPACE) -> WalletClient:  # fmt: skip
+    """A signed-up, logged-in wallet user whose account is bound to ``namespace``."""
+    assert bank.running is not None
+    client = await registered(bank.running, wallet, http)
+    await bind(api, namespace, client.account_number or "")
+    return client
 
 
 def p2p(payer: WalletClient, payee: WalletClient, amount: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.operator.stack import (
     condition,
     events_about,
     lose_bank_requests,
+    member,
     operator_settings,
     phase_is,
     published,
@@ -35,7 +36,7 @@ from tests.operator.stack import (
     scraped,
     until,
 )
-from tests.wallet.stack import RunningWallet, fund, registered
+from tests.wallet.stack import RunningWallet, fund
 
 
 def deposit(account: str, amount: str, name: str) -> dict[str, Any]:
@@ -56,7 +57,7 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
     account = alice.account_number or ""
     name = "top-up"
     async with running(operator_settings(api, wallet.url, bank.url)) as rt:
@@ -105,7 +106,7 @@ async def test_a_deposit_then_a_withdrawal_with_the_bank_up_are_posted_at_once(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    bob = await registered(bank.running, wallet, http)
+    bob = await member(api, bank, wallet, http)
     account = bob.account_number or ""
     withdrawal = load_sample("withdrawal")
     withdrawal["spec"] |= {"fromAccount": account, "amount": "250"}
@@ -125,7 +126,7 @@ async def test_a_withdrawal_the_bank_refuses_is_voided_and_releases_the_money(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    bob = await registered(bank.running, wallet, http)
+    bob = await member(api, bank, wallet, http)
     # Credited in the wallet's ledger only: the bank's settlement account holds
     # nothing to pay the withdrawal out of, so the bank refuses it.
     await fund(wallet, bob, 30_000)

@@ -40,6 +40,7 @@ def test_no_way_to_reach_kubernetes_is_one_line_and_exit_2(tmp_path: Path) -> No
         "VELLET_WALLET_INTERNAL_URL": "http://127.0.0.1:1",
         "VELLET_BANK_URL": "http://127.0.0.1:1",
         "VELLET_JWT_SECRET": TEST_SECRET,
+        "VELLET_OPERATOR_NAMESPACES": "default",
         "KUBECONFIG": str(tmp_path / "missing"),
     }
     result = run_cli(env, tmp_path)
@@ -64,6 +65,7 @@ def test_a_busy_metrics_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
             "VELLET_WALLET_INTERNAL_URL": "http://127.0.0.1:1",
             "VELLET_BANK_URL": "http://127.0.0.1:1",
             "VELLET_JWT_SECRET": TEST_SECRET,
+            "VELLET_OPERATOR_NAMESPACES": "default",
             "VELLET_OPERATOR_PORT": str(busy.getsockname()[1]),
             "KUBECONFIG": str(kubeconfig),
         }

@@ -333,7 +333,12 @@ async def test_a_watch_from_before_a_compaction_is_gone(api: ApiServer) -> None:
     ]
 
 
-async def test_namespaces_and_discovery_are_served(api: ApiServer) -> None:
+async def test_namespaces_and_discovery_are_served(crd: Crd) -> None:
+    async with ApiServer.running([crd], namespaces=["default", "other"]) as api:
+        await _namespaces_and_discovery_are_served(api)
+
+
+async def _namespaces_and_discovery_are_served(api: ApiServer) -> None:
     _, namespaces = await send(api, "GET", "/api/v1/namespaces")
     assert sorted(ns["metadata"]["name"] for ns in namespaces["items"]) == ["default", "other"]
     status, default = await send(api, "GET", "/api/v1/namespaces/default")

@@ -66,4 +66,5 @@ def test_phases_are_counted_with_missing_ones_as_pending() -> None:
         "Posted": 2,
         "Voided": 0,
         "Failed": 1,
+        "Denied": 0,
     }

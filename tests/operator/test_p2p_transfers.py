@@ -21,6 +21,7 @@ from tests.operator.stack import (
     available,
     condition,
     events_about,
+    member,
     operator_settings,
     p2p,
     phase_is,
@@ -31,7 +32,7 @@ from tests.operator.stack import (
     scraped,
 )
 from tests.support.bank import TEST_TOKENS
-from tests.wallet.stack import RunningWallet, fund, registered
+from tests.wallet.stack import RunningWallet, fund
 from vellet.common import tokens
 
 CREATE_ROUTE = "/internal/v1/transfers"
@@ -55,8 +56,8 @@ async def test_a_p2p_transfer_is_posted_and_moves_the_money_once(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
-    bob = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
+    bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 50_000)
     manifest = p2p(alice, bob, "125.50")
     name = manifest["metadata"]["name"]
@@ -96,8 +97,8 @@ async def test_deleting_a_posted_transfer_moves_no_money_back(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
-    bob = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
+    bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 10_000)
     manifest = p2p(alice, bob, "40.00")
     name = manifest["metadata"]["name"]
@@ -117,8 +118,8 @@ async def test_insufficient_funds_fail_once_and_are_never_retried(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
-    bob = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
+    bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 1_000)
     manifest = p2p(alice, bob, "25.00")
     name = manifest["metadata"]["name"]

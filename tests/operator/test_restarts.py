@@ -22,6 +22,7 @@ from tests.operator.stack import (
     NAMESPACE,
     HoldingWallet,
     OperatorProcess,
+    member,
     operator_settings,
     p2p,
     phase_is,
@@ -29,7 +30,7 @@ from tests.operator.stack import (
     scraped,
     with_port,
 )
-from tests.wallet.stack import RunningWallet, WalletClient, fund, registered
+from tests.wallet.stack import RunningWallet, WalletClient, fund
 from vellet.common.embedded import free_port
 
 
@@ -44,8 +45,8 @@ async def test_an_operator_killed_mid_transfer_and_restarted_moves_the_money_onc
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
-    bob = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
+    bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 50_000)
     relay = await HoldingWallet(wallet.url, hold=True).start()
     port = free_port()

@@ -14,6 +14,8 @@ MINIMAL = {
     "VELLET_WALLET_INTERNAL_URL": "http://wallet:8080/",
     "VELLET_BANK_URL": "http://bank:8081",
     "VELLET_JWT_SECRET": SECRET,
+    # A scope must be chosen; "*" is the explicit whole cluster.
+    "VELLET_OPERATOR_NAMESPACES": "*",
 }
 
 
@@ -112,3 +114,18 @@ def test_kopf_gets_peering_and_namespaces_when_configured() -> None:
         "standalone": False,
         "peering_name": "vellet",
     }
+
+
+@pytest.mark.parametrize("scope", ["", "  "])
+def test_no_scope_is_refused_the_whole_cluster_is_never_the_default(scope: str) -> None:
+    with pytest.raises(ConfigError, match=r"must name the namespaces to watch .* or be \*"):
+        OperatorSettings.from_env(MINIMAL | {"VELLET_OPERATOR_NAMESPACES": scope})
+
+
+def test_a_star_is_the_whole_cluster_and_a_list_is_just_those_namespaces() -> None:
+    everywhere = OperatorSettings.from_env(MINIMAL)
+    listed = OperatorSettings.from_env(MINIMAL | {"VELLET_OPERATOR_NAMESPACES": "team-a,team-b"})
+    assert (everywhere.clusterwide, everywhere.namespaces) == (True, ())
+    assert (listed.clusterwide, listed.namespaces) == (False, ("team-a", "team-b"))
+    assert listed.run_options()["clusterwide"] is False
+    assert OperatorSettings.from_env(MINIMAL).binding_grace == 5.0

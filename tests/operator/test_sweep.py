@@ -22,6 +22,7 @@ from tests.operator.stack import (
     available,
     bank_side,
     lose_bank_requests,
+    member,
     operator_settings,
     published,
     requests_to,
@@ -29,7 +30,7 @@ from tests.operator.stack import (
     scraped,
     until,
 )
-from tests.wallet.stack import RunningWallet, WalletClient, registered
+from tests.wallet.stack import RunningWallet, WalletClient
 
 LIST_ROUTE = "/internal/v1/transfers"
 
@@ -38,7 +39,7 @@ async def test_stuck_http_api_deposits_are_swept_only_when_the_sweep_is_on(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
     account = alice.account_number or ""
     await bank.stop()
     reply = await alice.call(

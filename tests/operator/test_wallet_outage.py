@@ -18,13 +18,14 @@ from tests.operator.stack import (
     HoldingWallet,
     available,
     events_about,
+    member,
     operator_settings,
     p2p,
     phase_is,
     requests_to,
     running,
 )
-from tests.wallet.stack import RunningWallet, fund, registered
+from tests.wallet.stack import RunningWallet, fund
 from vellet.common.embedded import free_port
 
 
@@ -32,8 +33,8 @@ async def test_a_transfer_waits_for_the_wallet_and_is_posted_when_it_answers(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     assert bank.running is not None
-    alice = await registered(bank.running, wallet, http)
-    bob = await registered(bank.running, wallet, http)
+    alice = await member(api, bank, wallet, http)
+    bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 10_000)
     port = free_port()
     manifest = p2p(alice, bob, "30.00")

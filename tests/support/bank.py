@@ -14,9 +14,10 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.mailbox import session_mailbox
 from vellet.bank.admin import migrate
 from vellet.bank.app import create_app
-from vellet.bank.settings import BankSettings, CacheSettings
+from vellet.bank.settings import BankSettings, CacheSettings, SignupSettings
 from vellet.bench.faults import ServiceProcess
 from vellet.common import tokens
 from vellet.common.embedded import free_port
@@ -26,8 +27,16 @@ from vellet.common.web import Site, start
 #: The signing key every test deployment shares (never a real one).
 TEST_SECRET = "test-secret-not-for-production-0123456789abcdef"
 TEST_TOKENS = TokenSettings(secret=Secret(TEST_SECRET))
+#: The key sign-up codes are stored under, shared by every test bank (replicas too).
+TEST_CODE_KEY = "test-code-key-not-for-production-0123456789abcdef"
+TEST_SIGNUP = SignupSettings(code_key=Secret(TEST_CODE_KEY))
 #: Streams that retry fast, so failure tests finish quickly.
 FAST_STREAMS = StreamSettings(block_ms=100, claim_idle_ms=300, max_deliveries=3, batch_size=16)
+
+
+def holder_email(number: str) -> str:
+    """The e-mail on file that :meth:`RunningBank.create_account` gives by default."""
+    return f"holder{number}@example.test"
 
 
 def service_token(subject: str = "wallet", role: str = tokens.SERVICE_ROLE) -> str:
@@ -49,12 +58,13 @@ class RunningBank:
     site: Site | None = None
     app: Any = None
     accounts: list[str] = field(default_factory=list)
+    emails: dict[str, str] = field(default_factory=dict)
 
     async def create_account(self, number: str, *, balance: str = "1000.00",
                              currency: str = "INR", name: str = "Test Holder",
                              email: str | None = None) -> dict[str, Any]:  # fmt: skip
         body = {"account_number": number, "name": name, "currency": currency,
-                "email": email or f"holder{number}@example.test", "balance": balance}  # fmt: skip
+                "email": email or holder_email(number), "balance": balance}  # fmt: skip
         async with (
             aiohttp.ClientSession() as http,
             http.post(
@@ -64,7 +74,12 @@ class RunningBank:
             data: dict[str, Any] = await resp.json()
             assert resp.status == 201, data
         self.accounts.append(number)
+        self.emails[number] = body["email"]
         return data
+
+    async def signup_code(self, number: str) -> str:
+        """The code this bank mailed for ``number``, read from the real SMTP sink."""
+        return await session_mailbox().code_for(self.emails[number])
 
     async def stop(self) -> None:
         if self.site is not None:
@@ -79,6 +94,8 @@ def bank_settings(database_url: str, redis_url: str, **overrides: Any) -> BankSe
         "streams": FAST_STREAMS,
         "tokens": TEST_TOKENS,
         "cache": CacheSettings(),
+        "signup": TEST_SIGNUP,
+        "smtp": session_mailbox().smtp(),
         "consumer_name": "bank-test",
     }
     values.update(overrides)
@@ -100,12 +117,14 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
         VELLET_BANK_DATABASE_URL=database_url,
         VELLET_REDIS_URL=redis_url,
         VELLET_JWT_SECRET=TEST_SECRET,
+        VELLET_BANK_CODE_KEY=TEST_CODE_KEY,
         VELLET_BANK_PORT=str(port),
         VELLET_STREAM_BLOCK_MS="100",
         VELLET_STREAM_CLAIM_IDLE_MS="300",
         VELLET_STREAM_MAX_DELIVERIES="3",
         VELLET_LOG_LEVEL="WARNING",
     )
+    env.update(session_mailbox().env())
     env.update(extra)
     return env
 

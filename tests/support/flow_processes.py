@@ -42,6 +42,7 @@ def wallet_env(database_url: str, redis_url: str, bank_url: str, port: int,
         VELLET_RECONCILE_INTERVAL="0.3",
         VELLET_STUCK_AFTER="2",
         VELLET_CONSUMER_NAME="wallet-proc",
+        VELLET_SIGNUP_MAX_PER_ADDRESS="1000000",  # every test user signs up from loopback
         VELLET_LOG_LEVEL="WARNING",
     )
     env.update(extra)

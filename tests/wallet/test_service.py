@@ -8,7 +8,8 @@ import sys
 
 import aiohttp
 
-from tests.support.bank import TEST_SECRET, RunningBank
+from tests.support.bank import TEST_SECRET, RunningBank, holder_email
+from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, WalletClient, fund, registered
 from vellet.wallet.auth.demo import demo_password, sign_up_demo_users
 
@@ -65,14 +66,18 @@ async def test_hostile_bodies_get_4xx_problems_never_500(
         assert resp.status == 413
 
 
+async def read_code(number: str) -> str:
+    return await session_mailbox().code_for(holder_email(number))
+
+
 async def test_demo_logins_sign_up_once_and_work(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     numbers = ["100000000901", "100000000902"]
     for number in numbers:
         await bank.create_account(number)
-    first = await sign_up_demo_users(wallet.url, numbers)
-    again = await sign_up_demo_users(wallet.url, numbers)  # already there: fine
+    first = await sign_up_demo_users(wallet.url, numbers, read_code)
+    again = await sign_up_demo_users(wallet.url, numbers, read_code)  # already there: fine
     assert first == again
     assert [d.password for d in first] == [demo_password(n) for n in numbers]
     client = WalletClient(http, wallet.url)

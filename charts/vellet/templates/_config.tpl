@@ -55,7 +55,9 @@ VELLET_OPERATOR_TIMER_INTERVAL: {{ $v.timerInterval | quote }}
 {{/* Comma-separated namespaces the operator watches; empty when cluster-wide. */}}
 {{- define "vellet.operator.namespaces" -}}
 {{- $w := .Values.operator.watch -}}
-{{- if not $w.clusterWide -}}
+{{- if $w.clusterWide -}}
+*
+{{- else -}}
 {{- join "," (default (list .Release.Namespace) $w.namespaces) -}}
 {{- end -}}
 {{- end -}}

@@ -19,13 +19,14 @@ _SECURED: Final[list[dict[str, list[str]]]] = [{"bearer": []}, {"cookie": []}]
 
 _PROBLEM_CODES: Final = {
     400: "The request is malformed (not JSON, a missing or bad field or header).",
-    401: "Not authenticated, or the credentials are wrong.",
+    401: "Not authenticated, the credentials are wrong, or (sign-up) the code is wrong, "
+    "expired, used or was never sent: one answer, `invalid_code`.",
     403: "A cookie-authenticated write without the session's X-CSRF-Token.",
     404: "Not found (also: another user's transfer).",
     409: "Conflict (already registered, or an idempotent request still in flight).",
     413: "The body is larger than the service accepts.",
     422: "The request is well-formed but refused by a business rule.",
-    429: "Too many failed logins; see Retry-After.",
+    429: "Too many failed logins or sign-up attempts; see Retry-After.",
     503: "A dependency (the database, Redis, the bank) is unavailable; retry later "
     "(a transfer with the same Idempotency-Key).",
 }
@@ -71,12 +72,35 @@ def _paths() -> dict[str, Any]:
     return {
         "/api/v1/auth/signup": {
             "post": {
-                "summary": "Sign up with a bank account the bank vouches for",
-                "description": "Name, e-mail and currency are taken from the bank.",
+                "summary": "Start a sign-up: the bank mails the holder a one-time code",
+                "description": "The wallet asks the bank (`POST /api/v1/signup-challenges` "
+                "on the bank, under the wallet's service identity) to mail a one-time code "
+                "to the e-mail address it holds for the account, never to one from the "
+                "request. The answer is the same, byte for byte, for an unknown, a "
+                "registered and a fresh account. Rate-limited per account and per client "
+                "address; every attempt counts.",
                 "security": [],
-                "requestBody": _body("Credentials"),
+                "requestBody": _body("SignupStart"),
+                "responses": {
+                    "202": _json(
+                        ref("SignupStarted"),
+                        "If the account can be registered, its holder has been sent a code.",
+                    )
+                }
+                | _problems(400, 413, 429, 503),
+            }
+        },
+        "/api/v1/auth/signup/complete": {
+            "post": {
+                "summary": "Complete a sign-up with the mailed code and a password",
+                "description": "The bank checks the code (`POST "
+                "/api/v1/signup-challenges/verify`): six digits, single use, valid for "
+                "minutes, a few guesses before the challenge dies. Name, e-mail and "
+                "currency come from the bank and are shown only now.",
+                "security": [],
+                "requestBody": _body("SignupCompletion"),
                 "responses": {"201": _json(ref("User"), "The new wallet user.")}
-                | _problems(400, 404, 409, 413, 422, 503),
+                | _problems(400, 401, 409, 413, 422, 429, 503),
             }
         },
         "/api/v1/auth/login": {

@@ -81,6 +81,40 @@ def schemas() -> dict[str, Any]:
                 },
             },
         },
+        "SignupStart": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["account_number"],
+            "properties": {"account_number": account},
+        },
+        "SignupStarted": {
+            "type": "object",
+            "description": "The same for every account number: unknown, registered or fresh.",
+            "required": ["status", "detail"],
+            "properties": {
+                "status": {"type": "string", "enum": [auth_rules.SIGNUP_STARTED["status"]]},
+                "detail": text,
+            },
+        },
+        "SignupCompletion": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["account_number", "code", "password"],
+            "properties": {
+                "account_number": account,
+                "code": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": auth_rules.CODE_MAX,
+                    "description": "The one-time code the bank mailed to the holder.",
+                },
+                "password": {
+                    "type": "string",
+                    "minLength": auth_rules.PASSWORD_MIN,
+                    "maxLength": auth_rules.PASSWORD_MAX,
+                },
+            },
+        },
         "User": {"type": "object", "required": list(user), "properties": user},
         "Me": {
             "type": "object",

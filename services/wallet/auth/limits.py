@@ -1,4 +1,7 @@
-"""Login rate limits in Redis, per account number and per client address.
+"""Attempt limits in Redis, per account number and per client address.
+
+Logins count failures (a success gives its attempt back); the two sign-up
+steps count every attempt. Each has its own keys and budgets.
 
 A fixed window per key: the first failure starts it (``SET NX EX``), each
 attempt counts (``INCR``), and a success gives its attempt back. Counting
@@ -12,16 +15,28 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from vellet.common.errors import TooManyRequests, Unavailable
 from vellet.common.streams import Redis
-from vellet.wallet.settings import LoginLimits
 
 _PREFIX: Final = "vellet:wallet:login-failures"
+SIGNUP_START_PREFIX: Final = "vellet:wallet:signup-starts"
+SIGNUP_COMPLETE_PREFIX: Final = "vellet:wallet:signup-completions"
+
+
+class Budgets(Protocol):
+    """``LoginLimits`` and ``SignupLimits`` alike."""
+
+    @property
+    def per_account(self) -> int: ...
+    @property
+    def per_address(self) -> int: ...
+    @property
+    def window_seconds(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -30,13 +45,22 @@ class Attempt:
 
 
 class LoginLimiter:
-    def __init__(self, redis: Redis, limits: LoginLimits) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        limits: Budgets,
+        *,
+        prefix: str = _PREFIX,
+        what: str = "failed logins",
+    ) -> None:
         self._redis = redis
         self._limits = limits
+        self._prefix = prefix
+        self._what = what
 
     async def attempt(self, account_number: str, address: str) -> Attempt:
         """Count one attempt; :class:`TooManyRequests` when a budget is spent."""
-        keys = (f"{_PREFIX}:account:{account_number}", f"{_PREFIX}:address:{address}")
+        keys = (f"{self._prefix}:account:{account_number}", f"{self._prefix}:address:{address}")
         window = self._limits.window_seconds
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -47,7 +71,7 @@ class LoginLimiter:
                 replies: list[Any] = await pipe.execute()
         except RedisError as err:
             raise Unavailable(
-                "logins are unavailable for a moment; try again shortly", code="unavailable"
+                "unavailable for a moment; try again shortly", code="unavailable"
             ) from err
         counts = (int(replies[1]), int(replies[4]))
         ttls = (int(replies[2]), int(replies[5]))
@@ -57,7 +81,7 @@ class LoginLimiter:
         ]
         if over:
             raise TooManyRequests(
-                "too many failed logins; wait before trying again", retry_after=max(1, *over)
+                f"too many {self._what}; wait before trying again", retry_after=max(1, *over)
             )
         return Attempt(keys)
 
@@ -79,3 +103,5 @@ return 0
 
 
 LIMITER = web.AppKey("wallet_login_limiter", LoginLimiter)
+SIGNUP_STARTS = web.AppKey("wallet_signup_start_limiter", LoginLimiter)
+SIGNUP_COMPLETIONS = web.AppKey("wallet_signup_complete_limiter", LoginLimiter)

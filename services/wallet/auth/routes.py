@@ -1,4 +1,4 @@
-"""Sign-up, login and logout (API.md, "Wallet (public)"): thin HTTP.
+"""Login and logout (API.md, "Wallet (public)"): thin HTTP. Sign-up is in ``signup``.
 
 Login answers one 401 ``invalid_credentials`` for an unknown account and a
 wrong password, with the same body and after the same argon2 work, so
@@ -10,62 +10,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vellet.common.errors import Conflict, NotFound, Unauthorized, Unprocessable, VelletError
-from vellet.common.money import CURRENCY_EXPONENTS
+from vellet.common.errors import Unauthorized, VelletError
 from vellet.common.problems import json_body
 from vellet.wallet import wire
 from vellet.wallet.auth import rules, sessions, store
 from vellet.wallet.auth.addresses import client_address
 from vellet.wallet.auth.limits import LIMITER
 from vellet.wallet.auth.passwords import PASSWORDS
-from vellet.wallet.banking.client import BANK
 from vellet.wallet.state import METRICS, POOL, SETTINGS
 
 routes = web.RouteTableDef()
-
-
-@routes.post("/api/v1/auth/signup")
-async def signup(request: web.Request) -> web.Response:
-    metrics = request.app[METRICS]
-    try:
-        user = await _signup(request)
-    except VelletError as err:
-        metrics.signups.labels(err.code).inc()
-        raise
-    metrics.signups.labels("created").inc()
-    return web.json_response(rules.user_json(user), status=201)
-
-
-async def _signup(request: web.Request) -> store.User:
-    creds = rules.parse_credentials(await json_body(request), new=True)
-    pool = request.app[POOL]
-    if await store.user_by_account(pool, creds.account_number) is not None:
-        raise _already_registered()
-    account = await request.app[BANK].account(creds.account_number)
-    if account is None:
-        raise NotFound("the bank does not know this account number", code="unknown_account")
-    if account.status != "active":
-        raise Unprocessable("the bank account is not active", code="account_closed")
-    if account.currency not in CURRENCY_EXPONENTS or account.account_number != creds.account_number:
-        raise Unprocessable("this bank account cannot hold a wallet", code="unsupported_account")
-    password_hash = await request.app[PASSWORDS].hash(creds.password)
-    user = await store.insert_user(
-        pool,
-        store.NewUser(
-            account_number=account.account_number,
-            name=account.name,
-            email=account.email,
-            currency=account.currency,
-            password_hash=password_hash,
-        ),
-    )
-    if user is None:  # a concurrent sign-up won the race
-        raise _already_registered()
-    return user
-
-
-def _already_registered() -> Conflict:
-    return Conflict("this account already has a wallet; log in", code="already_registered")
 
 
 @routes.post("/api/v1/auth/login")

@@ -43,6 +43,40 @@ def parse_credentials(body: dict[str, Any], *, new: bool) -> Credentials:
     return Credentials(number, password)
 
 
+#: What every start of a sign-up answers, whatever the account: never a hint.
+SIGNUP_STARTED: Final = {
+    "status": "code_sent_if_registrable",
+    "detail": "If this account can be registered, its holder has been sent a one-time code "
+    "at the e-mail address the bank holds for it. Complete the sign-up with that code.",
+}
+CODE_MAX: Final = 32
+
+
+@dataclass(frozen=True)
+class SignupCompletion:
+    account_number: str
+    code: str = field(repr=False)
+    password: str = field(repr=False)
+
+
+def parse_signup_start(body: dict[str, Any]) -> str:
+    no_unknown_fields(body, {"account_number"})
+    return account_number(body.get("account_number"))
+
+
+def parse_signup_completion(body: dict[str, Any]) -> SignupCompletion:
+    """The code is checked for shape only; whether it is right is the bank's to say."""
+    code = body.get("code")
+    if not isinstance(code, str) or not code.strip() or len(code) > CODE_MAX:
+        raise InvalidRequest(
+            f"code must be the non-empty string (at most {CODE_MAX} characters) from the mail",
+            code="invalid_code_format",
+        )
+    rest = {k: v for k, v in body.items() if k != "code"}
+    creds = parse_credentials(rest, new=True)
+    return SignupCompletion(creds.account_number, code.strip(), creds.password)
+
+
 def user_json(user: Any) -> dict[str, Any]:
     return {
         "account_number": user.account_number,

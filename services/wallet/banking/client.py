@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -58,23 +57,42 @@ class BankClient:
         token = tokens.mint(self._tokens, audience=tokens.BANK_AUDIENCE, subject="wallet")
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
-    async def account(self, number: str) -> BankAccount | None:
-        """The bank's record of ``number``; None when the bank does not know it."""
-        url = f"{self._base}/api/v1/accounts/{quote(number, safe='')}"
+    async def _call(
+        self, what: str, method: str, path: str, expected: set[int], body: Any = None
+    ) -> tuple[int, Any]:
+        """(status, JSON body or None) when the bank answers one of ``expected``;
+        503 ``bank_unavailable`` for any other answer, a timeout or garbage."""
         try:
-            async with self._session.get(
-                url, headers=self._headers(), timeout=self._timeout
-            ) as response:
-                if response.status == 404:
-                    return None
-                if response.status != 200:
-                    log.warning("bank answered %d to an account look-up", response.status)
+            async with self._session.request(
+                method, f"{self._base}{path}", json=body, headers=self._headers(),
+                timeout=self._timeout,
+            ) as response:  # fmt: skip
+                if response.status not in expected:
+                    log.warning("bank answered %d to %s", response.status, what)
                     raise _unavailable()
-                data = await response.json()
+                data = await response.json() if response.status == 200 else None
+                return response.status, data
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
-            log.warning("bank look-up failed: %s", type(err).__name__)
+            log.warning("bank %s failed: %s", what, type(err).__name__)
             raise _unavailable() from None
-        return _parse_account(data)
+
+    async def start_signup(self, number: str) -> None:
+        """Ask the bank to mail a code to the holder of ``number``, if it has one.
+
+        The bank answers 202 whatever the account; the wallet learns nothing.
+        """
+        body = {"account_number": number}
+        await self._call("a sign-up challenge", "POST", "/api/v1/signup-challenges", {202}, body)
+
+    async def verify_signup(self, number: str, code: str) -> BankAccount | None:
+        """The account, if ``code`` is its live challenge's code; None otherwise.
+
+        The bank counts the guess and, on a match, spends the challenge.
+        """
+        body = {"account_number": number, "code": code}
+        path = "/api/v1/signup-challenges/verify"
+        status, data = await self._call("a sign-up code", "POST", path, {200, 401}, body)
+        return None if status == 401 else _parse_account(data)
 
 
 def _parse_account(data: Any) -> BankAccount:

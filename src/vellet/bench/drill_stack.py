@@ -20,12 +20,15 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
+from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
+from vellet.bank.mailer import find_code
 from vellet.bench.drill_load import User
 from vellet.bench.faults import LossyProxy, ServiceProcess
 from vellet.bench.p2p import fresh_database
 from vellet.common import streams, tokens
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.common.settings import Secret, TokenSettings
+from vellet.notifier.sink import MailSink, start_sink, take_mail
 
 _SETTINGS = {
     "VELLET_STREAM_BLOCK_MS": "200",
@@ -46,6 +49,7 @@ _WALLET_SETTINGS = {
     "VELLET_WALLET_RECONCILER": "true",
     "VELLET_RECONCILE_INTERVAL": "1.0",
     "VELLET_STUCK_AFTER": "3",
+    "VELLET_SIGNUP_MAX_PER_ADDRESS": "100000",  # every drill user signs up from loopback
 }
 
 
@@ -60,6 +64,8 @@ class Stack:
     banks: list[ServiceProcess]
     wallets: list[ServiceProcess]
     proxy: LossyProxy
+    #: Where the banks mail sign-up codes (read back by ``open_users``).
+    sink: MailSink
 
     @property
     def wallet_urls(self) -> list[str]:
@@ -100,7 +106,12 @@ class Stack:
                 assert resp.status == 201, await resp.text()
             creds = {"account_number": number, "password": "drill password 1"}
             wallet = self.wallets[0].url
-            async with http.post(f"{wallet}/api/v1/auth/signup", json=creds) as resp:
+            start = {"account_number": number}
+            async with http.post(f"{wallet}/api/v1/auth/signup", json=start) as resp:
+                assert resp.status == 202, await resp.text()
+            mail = await take_mail(self.sink.maildir, body["email"], subject=CODE_SUBJECT)
+            complete = creds | {"code": find_code(mail) or ""}
+            async with http.post(f"{wallet}/api/v1/auth/signup/complete", json=complete) as resp:
                 assert resp.status == 201, await resp.text()
             async with http.post(f"{wallet}/api/v1/auth/login", json=creds) as resp:
                 assert resp.status == 200, await resp.text()
@@ -145,6 +156,7 @@ class Stack:
         for proc in [*self.wallets, *self.banks]:
             proc.stop()
         await self.proxy.stop()
+        await self.sink.stop()
 
 
 # Posted transfers with other than exactly two entries (a repeated posting would add two).
@@ -173,12 +185,16 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
                       secret: str) -> Stack:  # fmt: skip
     bank_db = await fresh_database(pg.admin_url, "drill_bank")
     wallet_db = await fresh_database(pg.admin_url, "drill_wallet")
+    sink = await start_sink(root / "mail")
+    code_key = secrets.token_urlsafe(32)
     banks = []
     for name in ("bank-a", "bank-b"):
         port = free_port()
         env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url,
                     "VELLET_JWT_SECRET": secret, "VELLET_BANK_PORT": str(port),
-                    "VELLET_CONSUMER_NAME": name})  # fmt: skip
+                    "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
+                    "VELLET_BANK_SMTP_HOST": sink.host,
+                    "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)})  # fmt: skip
         banks.append(ServiceProcess("bank", env, port, root / f"{name}.log"))
     proxy = await LossyProxy("127.0.0.1", banks[0].port).start()
     session_secret = secrets.token_urlsafe(32)
@@ -192,7 +208,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
             "VELLET_CONSUMER_NAME": name,
         })  # fmt: skip
         wallets.append(ServiceProcess("wallet", env, port, root / f"{name}.log"))
-    stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy)
+    stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy, sink)
     try:
         await stack.ensure_running()
     except BaseException:

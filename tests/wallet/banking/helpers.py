@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-from tests.support.bank import FAST_STREAMS, TEST_TOKENS, admin_token, auth
+from tests.support.bank import FAST_STREAMS, TEST_TOKENS, admin_token, auth, holder_email
 from tests.wallet.stack import (
     Reply,
     RunningWallet,
@@ -77,7 +77,7 @@ async def open_accounts(bank_url: str, wallet_url: str, http: aiohttp.ClientSess
     for _ in range(count):
         number = new_account_number()
         body = {"account_number": number, "name": "Test Holder", "currency": "INR",
-                "email": f"holder{number}@example.test", "balance": balance}  # fmt: skip
+                "email": holder_email(number), "balance": balance}  # fmt: skip
         async with http.post(f"{bank_url}/api/v1/accounts", json=body,
                              headers=auth(admin_token())) as resp:  # fmt: skip
             assert resp.status == 201, await resp.text()
