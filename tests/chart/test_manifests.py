@@ -112,6 +112,8 @@ def rules(role: dict[str, Any]) -> set[tuple[str, str, tuple[str, ...]]]:
 KOPF_NAMESPACED = {
     ("vellet.io", "transfers", ("get", "list", "watch", "patch")),
     ("vellet.io", "transfers/status", ("get", "patch")),
+    # Read only: a Transfer may debit only accounts an administrator bound to its namespace.
+    ("vellet.io", "accountbindings", ("get", "list", "watch")),
     ("", "events", ("create",)),
 }
 KOPF_CLUSTER = {
@@ -140,7 +142,7 @@ def test_cluster_wide_gets_one_cluster_role_with_namespace_and_crd_watches() -> 
     (role,) = of_kind(docs, "ClusterRole")
     assert rules(role) == KOPF_NAMESPACED | KOPF_CLUSTER
     assert (
-        named(docs, "ConfigMap", f"{PREFIX}-operator")["data"]["VELLET_OPERATOR_NAMESPACES"] == ""
+        named(docs, "ConfigMap", f"{PREFIX}-operator")["data"]["VELLET_OPERATOR_NAMESPACES"] == "*"
     )
 
 
@@ -247,6 +249,10 @@ def test_hpas_and_pdbs_in_the_ha_scenario() -> None:
 
 
 def test_the_crd_can_be_left_out_and_is_kept_otherwise(dev: list[dict[str, Any]]) -> None:
-    (crd,) = of_kind(dev, "CustomResourceDefinition")
-    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert not of_kind(render(DEV, ["crds.create=false"]), "CustomResourceDefinition")
+    crds = of_kind(dev, "CustomResourceDefinition")
+    assert len(crds) == 2  # Transfer and AccountBinding
+    for crd in crds:
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    without = render(DEV, ["crds.create=false"])
+    assert not of_kind(without, "CustomResourceDefinition")
+    assert not of_kind(without, "ValidatingAdmissionPolicy")

@@ -18,9 +18,16 @@ import pytest
 
 from tests.image import podman
 from tests.image.podman import Container, built_image, run
-from tests.operator.conftest import load_sample, transfers_url
+from tests.operator.conftest import (
+    BINDING_CRD_PATH,
+    CRD_PATH,
+    bind,
+    load_sample,
+    transfers_url,
+)
 from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
+from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
 from vellet.common.embedded import free_port
@@ -30,6 +37,7 @@ pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
 SECRETS = {
     "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
     "VELLET_SESSION_SECRET": secrets.token_urlsafe(32),
+    "VELLET_BANK_CODE_KEY": secrets.token_urlsafe(32),
 }
 
 
@@ -134,8 +142,8 @@ async def _until_healthy(http: aiohttp.ClientSession, url: str, box: Container) 
 
 @pytest.fixture
 async def api() -> AsyncIterator[ApiServer]:
-    crd = Crd.load(podman.ROOT / "k8s" / "crds" / "transfers.vellet.io.yaml")
-    async with ApiServer.running([crd], namespaces=["default"]) as server:
+    crds = [Crd.load(CRD_PATH), Crd.load(BINDING_CRD_PATH)]
+    async with ApiServer.running(crds, namespaces=["default"]) as server:
         yield server
 
 
@@ -152,6 +160,7 @@ async def stack(
     specs = {
         "bank": (["bank", "serve"], {
             "VELLET_BANK_HOST": "127.0.0.1", "VELLET_BANK_PORT": str(ports["bank"]),
+            **session_mailbox().env(),  # sign-up codes reach the test's mail sink
         }),
         "wallet": (["wallet", "serve"], {
             "VELLET_WALLET_HOST": "127.0.0.1", "VELLET_WALLET_PORT": str(ports["wallet"]),
@@ -210,6 +219,7 @@ async def test_the_operator_in_the_image_moves_money(stack: dict[str, str], api:
         for client, number in ((payer, "100000000001"), (payee, "100000000002")):
             assert (await client.signup(number)).status == 201
             assert (await client.login(number)).status == 200
+        await bind(api, "default", "100000000001")  # what a cluster administrator does
         deposit = load_sample("deposit")
         deposit["metadata"]["name"] = "image-deposit"
         deposit["spec"] |= {"fromAccount": "100000000001", "amount": "100.00"}

@@ -26,6 +26,18 @@ VELLET_WALLET_RECONCILER: {{ not $values.operator.enabled | quote }}
 VELLET_BANK_HOST: {{ $host | quote }}
 VELLET_BANK_PORT: {{ $v.service.port | quote }}
 VELLET_BANK_POOL_SIZE: {{ $v.poolSize | quote }}
+{{- /* The bank mails sign-up codes to the address it holds on file, through the same
+       relay as the notifier (a real bank would use its own). */}}
+{{- $smtp := $values.notifier.smtp }}
+{{- with $smtp.host }}
+VELLET_BANK_SMTP_HOST: {{ . | quote }}
+{{- end }}
+VELLET_BANK_SMTP_PORT: {{ $smtp.port | quote }}
+VELLET_BANK_SMTP_SECURITY: {{ $smtp.security | quote }}
+{{- with $smtp.user }}
+VELLET_BANK_SMTP_USER: {{ . | quote }}
+{{- end }}
+VELLET_BANK_SMTP_VERIFY_TLS: {{ $smtp.verifyTLS | quote }}
 {{- else if eq .component "notifier" }}
 VELLET_NOTIFIER_HOST: {{ $host | quote }}
 VELLET_NOTIFIER_PORT: {{ $v.service.port | quote }}
