@@ -32,6 +32,7 @@ from vellet.wallet.events.relay import RELAY, RELAY_TASK, OutboxRelay
 from vellet.wallet.ledger.batcher import BATCHER, P2PBatcher
 from vellet.wallet.settings import WalletSettings
 from vellet.wallet.state import METRICS, POOL, REDIS, SETTINGS, WalletMetrics
+from vellet.wallet.web import wiring as web_wiring
 
 
 def create_app(settings: WalletSettings) -> web.Application:
@@ -44,6 +45,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app.cleanup_ctx.append(_batcher)
     app.cleanup_ctx.append(_relay)
     banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
+    web_wiring.setup(app)  # the dashboard: pages, static files, the live channel, headers
     app.router.add_routes(internal_routes)
     app.router.add_routes(auth_routes)
     app.router.add_routes(routes)
