@@ -51,6 +51,22 @@ _STATE_LABELS: Final = {
     "failed": "Failed",
 }
 
+#: The bank's reasons for refusing a deposit or withdrawal, in words.
+_FAILURE_REASONS: Final = {
+    "insufficient_funds": "Your bank account does not have enough money for this deposit.",
+    "settlement_insufficient": "The bank cannot pay this withdrawal out right now; "
+    "the money stayed in your wallet.",
+    "account_closed": "Your bank account is closed.",
+    "unknown_account": "The bank does not know your account.",
+    "currency_mismatch": "Your bank account holds a different currency.",
+}
+
+
+def failure_text(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return _FAILURE_REASONS.get(reason, f"The bank refused it ({reason}).")
+
 
 def session_fingerprint(token: str) -> str:
     """Names one session (one login) without carrying it: logout closes its sockets by this."""
@@ -128,7 +144,7 @@ def transfer_view(transfer: dict[str, Any], account_number: str) -> TransferView
         from_label=_party(kind, "from", transfer["from_account"], account_number),
         to_label=_party(kind, "to", transfer["to_account"], account_number),
         note=transfer["note"],
-        failure_reason=transfer["failure_reason"],
+        failure_reason=failure_text(transfer["failure_reason"]),
         created_at=transfer["created_at"][:19].replace("T", " ") + " UTC",
         updated_at=transfer["updated_at"][:19].replace("T", " ") + " UTC",
     )

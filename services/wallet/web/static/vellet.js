@@ -142,8 +142,8 @@
   // --- money: send, deposit, withdraw ----------------------------------------
   var TITLES = {
     p2p: { posted: "Money sent" },
-    deposit: { posted: "Deposit posted", queued: "Deposit queued", pending: "Deposit pending" },
-    withdrawal: { posted: "Withdrawal posted", queued: "Withdrawal queued", pending: "Withdrawal pending" }
+    deposit: { posted: "Deposit posted", queued: "Deposit queued", pending: "Deposit pending", failed: "Deposit failed" },
+    withdrawal: { posted: "Withdrawal posted", queued: "Withdrawal queued", pending: "Withdrawal pending", voided: "Withdrawal voided" }
   };
   var money = document.getElementById("money-form");
   if (money) {
