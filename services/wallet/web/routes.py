@@ -89,7 +89,7 @@ async def login_page(request: web.Request) -> web.Response:
 async def signup_page(request: web.Request) -> web.Response:
     # Its own template and script (signup.js): the two-step sign-up with a
     # code from the bank replaces these two files and nothing else.
-    return render(request, "signup.html")
+    return render(request, "signup.html", password_min=auth_rules.PASSWORD_MIN)
 
 
 @routes.get("/dashboard")

@@ -19,7 +19,7 @@
     unknown_account: "The bank does not know this account number.",
     account_closed: "The bank says this account is not active, so it cannot have a wallet.",
     unsupported_account: "This bank account cannot hold a wallet.",
-    weak_password: "Choose a longer password: at least 12 characters.",
+    weak_password: "That password is too short: choose a longer one (see the hint under the field).",
     idempotency_mismatch: "This form was already used for a different request. Reload the page to start again.",
     idempotency_in_flight: "Your request is still being processed. Wait a moment, then press the button again: it will not be done twice.",
     unavailable: "Vellet is busy or restarting. Press the button again in a moment: it will not be done twice.",
