@@ -110,4 +110,6 @@ async def test_pages_without_a_session_send_you_to_log_in(browsers: Watched, sta
         [{"name": "vellet_session", "value": "not.a.token", "url": stack.wallet.url}]
     )
     await page.goto("/dashboard")
-    await expect(page.get_by_text("Your session has ended. Log in again to continue.")).to_be_visible()
+    await expect(
+        page.get_by_text("Your session has ended. Log in again to continue.")
+    ).to_be_visible()

@@ -30,6 +30,7 @@ from vellet.wallet.web import rules
 from vellet.wallet.web.hub import HUB, Close, Subscriber
 
 routes = web.RouteTableDef()
+_CLOSE_GRACE = 5.0
 
 
 @routes.get("/live")
@@ -51,7 +52,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
     await ws.prepare(request)
     sub = hub.subscribe(session.account_number, fingerprint)
-    pump = asyncio.create_task(_pump(ws, sub, session.expires_at.timestamp()))
+    closing = asyncio.Event()
+    pump = asyncio.create_task(_pump(ws, sub, session.expires_at.timestamp(), closing))
     try:
         await ws.send_str('{"type": "hello"}')
         async for msg in ws:
@@ -60,6 +62,9 @@ async def live(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         hub.unsubscribe(sub)
+        if closing.is_set():  # our close ended the loop: let its handshake finish first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(pump), _CLOSE_GRACE)
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pump
@@ -73,7 +78,8 @@ def _same_origin(request: web.Request) -> None:
         raise Forbidden("the live channel is only for this site's own pages", code="forbidden")
 
 
-async def _pump(ws: web.WebSocketResponse, sub: Subscriber, expires: float) -> None:
+async def _pump(ws: web.WebSocketResponse, sub: Subscriber, expires: float,
+                closing: asyncio.Event) -> None:  # fmt: skip
     """Send what the hub queued, until the session expires or ends."""
     while not ws.closed:
         left = expires - time.time()
@@ -82,6 +88,7 @@ async def _pump(ws: web.WebSocketResponse, sub: Subscriber, expires: float) -> N
         except TimeoutError:
             item = Close(rules.CLOSE_EXPIRED, "session expired")
         if isinstance(item, Close):
+            closing.set()
             await ws.close(code=item.code, message=item.reason.encode())
             return
         await ws.send_str(item)
