@@ -34,8 +34,8 @@ async def cookie_user(bank: RunningBank, wallet: RunningWallet, *,
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         client = WalletClient(http, wallet.url)
         assert (await client.signup(number)).status == 201
-        async with http.post(wallet.url + "/api/v1/auth/login",
-                             json={"account_number": number, "password": PASSWORD}) as resp:  # fmt: skip
+        creds = {"account_number": number, "password": PASSWORD}
+        async with http.post(wallet.url + "/api/v1/auth/login", json=creds) as resp:
             assert resp.status == 200
             body = await resp.json()
         if money:

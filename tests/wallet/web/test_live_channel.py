@@ -39,7 +39,8 @@ async def closed_with(ws: Any, timeout: float = 3.0) -> int:
 
 async def hello(ws: Any) -> None:
     msg = await next_message(ws)
-    assert msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data) == {"type": "hello"}
+    assert msg.type == aiohttp.WSMsgType.TEXT
+    assert json.loads(msg.data) == {"type": "hello"}
 
 
 async def refused(user_http: aiohttp.ClientSession, url: str, **kwargs: Any) -> int:
@@ -135,13 +136,14 @@ async def test_logging_out_closes_the_sockets_on_every_replica_and_the_token_ope
     other = await start_wallet(wallet_dsn, redis_url, bank.url)
     try:
         async with cookie_user(bank, wallet) as alice:
-            async with alice.ws(wallet.url) as here, alice.ws(other.url) as there:  # type: ignore[attr-defined]
-                await hello(here)
-                await hello(there)
-                async with alice.http.post(wallet.url + "/logout",
-                                           headers={"X-CSRF-Token": alice.csrf}) as resp:  # fmt: skip
+            here, there = alice.ws(wallet.url), alice.ws(other.url)
+            async with here as here_ws, there as there_ws:  # type: ignore[attr-defined]
+                await hello(here_ws)
+                await hello(there_ws)
+                csrf = {"X-CSRF-Token": alice.csrf}
+                async with alice.http.post(wallet.url + "/logout", headers=csrf) as resp:
                     assert resp.status == 204
-                for ws in (here, there):
+                for ws in (here_ws, there_ws):
                     assert await closed_with(ws) == 4000
             # A copy of the logged-out token is still a valid JWT; the channel refuses it.
             cookie = {"Cookie": f"vellet_session={alice.token}"}
@@ -169,11 +171,14 @@ async def test_an_event_published_by_another_replica_reaches_the_socket(
     # This replica's relay never runs in time: only the other one publishes.
     quiet = await start_wallet(wallet_dsn, redis_url, bank.url, outbox_interval=3600.0)
     try:
-        async with cookie_user(bank, wallet, money=1000) as alice, cookie_user(bank, wallet) as bob:
-            async with bob.ws(quiet.url) as ws:  # type: ignore[attr-defined]
-                await hello(ws)
-                sent = await pay(alice, wallet.url, bob.number)
-                assert (await message_about(ws, sent["id"]))["state"] == "posted"
+        async with (
+            cookie_user(bank, wallet, money=1000) as alice,
+            cookie_user(bank, wallet) as bob,
+            bob.ws(quiet.url) as ws,  # type: ignore[attr-defined]
+        ):
+            await hello(ws)
+            sent = await pay(alice, wallet.url, bob.number)
+            assert (await message_about(ws, sent["id"]))["state"] == "posted"
     finally:
         await quiet.stop()
 
