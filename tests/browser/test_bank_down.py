@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import Watched
+from tests.browser.conftest import SCREENSHOTS, Watched
 from tests.browser.people import Person, Stack, available, logged_in
 
 
@@ -22,6 +22,7 @@ async def test_a_deposit_queued_while_the_bank_is_down_is_shown_posted_when_it_r
     await expect(form.get_by_role("heading", name="Deposit queued")).to_be_visible()
     await expect(form.locator("#done-text")).to_contain_text("the bank is not answering yet")
     await expect(form.locator("#transfer-state")).to_have_text("Queued (waiting for the bank)")
+    await form.screenshot(path=SCREENSHOTS / "deposit-queued.png")
     # The open dashboard learns of it when it settles; until then it shows what it had.
     await dashboard.reload()
     await expect(dashboard.locator(".transfer .state").first).to_have_text(

@@ -40,6 +40,7 @@ async def test_a_double_clicked_send_moves_money_once(
     key = await page.locator("input[name=idempotency_key]").input_value()
     await page.get_by_role("button", name="Send").dblclick()
     await expect(page.get_by_role("heading", name="Money sent")).to_be_visible()
+    await expect(page.locator("#money-form")).to_be_hidden()
     await page.wait_for_timeout(300)  # a second request, if any, has had time to leave
     transfers = [r for r in posts if r.url.endswith("/api/v1/transfers")]
     assert [r.headers.get("idempotency-key") for r in transfers] == [key]
