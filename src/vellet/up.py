@@ -72,6 +72,8 @@ class Stack:
     sites: list[Site] = field(default_factory=list)
     sinks: list[MailSink] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Printed first: what a newcomer opens, and how to log in there.
+    dashboard: str = ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,6 +157,10 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
     stack.notes.append(
         f"wallet      {site.url}  (API under /api/v1, OpenAPI at /api/v1/openapi.json)"
     )
+    if logins:
+        first = logins[0]
+        stack.dashboard = (f"Open the dashboard: {site.url}/  (log in with account "
+                           f"{first.account_number}, password {first.password})")  # fmt: skip
     shown = ", ".join(f"{login.account_number} / {login.password}" for login in logins[:3])
     stack.notes.append(f"demo logins {shown}{', ...' if len(logins) > 3 else ''}"
                        "  (demo passwords: local use only)")  # fmt: skip
@@ -210,6 +216,7 @@ async def _serve(stack: Stack, accounts: int) -> None:
 
 
 def _print_summary(stack: Stack) -> None:
-    lines = ["", "Vellet is up.", *[f"  {note}" for note in stack.notes],
+    first = [f"  {stack.dashboard}", ""] if stack.dashboard else []
+    lines = ["", "Vellet is up.", *first, *[f"  {note}" for note in stack.notes],
              "", "Press Ctrl-C to stop.", "vellet: ready"]  # fmt: skip
     print("\n".join(lines), flush=True)  # noqa: T201

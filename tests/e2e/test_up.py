@@ -124,6 +124,11 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert len(pids) == 2, summary
         bank_url = f"http://127.0.0.1:{env['VELLET_BANK_PORT']}"
         assert bank_url in summary
+        # The first thing said after "Vellet is up." is where to click, and how to log in.
+        wallet_url = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
+        after = summary.split("Vellet is up.\n", 1)[1].splitlines()[0].strip()
+        assert after == (f"Open the dashboard: {wallet_url}/  (log in with account "
+                         "100000000001, password demo-100000000001)")  # fmt: skip
 
         secret = dict(
             line.split("=", 1) for line in (tmp_path / "secrets.env").read_text().splitlines()
@@ -135,6 +140,9 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{bank_url}/readyz") as resp:
                 assert resp.status == 200
+            async with http.get(f"{wallet_url}/login") as resp:
+                assert resp.status == 200
+                assert "<h1>Log in</h1>" in await resp.text()
             async with http.get(
                 f"{bank_url}/api/v1/accounts/100000000001",
                 headers={"Authorization": f"Bearer {token}"},

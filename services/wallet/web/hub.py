@@ -68,9 +68,12 @@ class Subscriber:
 
 
 class LiveHub:
-    def __init__(self, redis: streams.Redis, block_ms: int = 1000) -> None:
+    def __init__(self, redis: streams.Redis, block_ms: int = 250) -> None:
         self._redis = redis
+        # Short blocks: stopping waits for the read in flight rather than
+        # cancelling it (a cancelled blocking read can hang the Redis client).
         self._block_ms = block_ms
+        self.stopping = asyncio.Event()
         self._by_account: dict[str, set[Subscriber]] = {}
 
     # --- sockets ---------------------------------------------------------------
@@ -119,7 +122,7 @@ class LiveHub:
 
     async def run(self) -> None:
         positions: dict[str, str] | None = None
-        while True:
+        while not self.stopping.is_set():
             try:
                 if positions is None:
                     positions = {s: await self._last_id(s) for s in _STREAMS}
@@ -130,7 +133,8 @@ class LiveHub:
                 )
             except (redis.exceptions.RedisError, OSError) as err:
                 log.warning("live hub: cannot read the event streams (%s); retrying", err)
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), 1.0)
                 continue
             for stream, entries in answer or ():
                 for msg_id, fields in entries:
@@ -165,12 +169,16 @@ async def going_away(app: web.Application) -> None:
 
 async def running(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the hub reads while the app serves."""
-    app[HUB] = LiveHub(app[REDIS])
-    task = asyncio.create_task(app[HUB].run(), name="wallet-live-hub")
+    live_hub = app[HUB] = LiveHub(app[REDIS])
+    task = asyncio.create_task(live_hub.run(), name="wallet-live-hub")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    live_hub.stopping.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 HUB = web.AppKey("wallet_live_hub", LiveHub)
