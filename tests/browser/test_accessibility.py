@@ -12,8 +12,9 @@ from tests.browser.conftest import SCREENSHOTS, Watched
 from tests.browser.people import Person, Stack, log_in
 from tests.wallet.stack import WalletClient
 
+NO_SUCH = "/transfers/00000000-0000-0000-0000-000000000000"
 PAGES = ["/login", "/signup", "/dashboard", "/send", "/deposit", "/withdraw", "/history",
-         "TRANSFER", "/transfers/00000000-0000-0000-0000-000000000000", "/history?cursor=bogus"]  # fmt: skip
+         "TRANSFER", NO_SUCH, "/history?cursor=bogus"]  # fmt: skip
 
 
 async def axe_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:

@@ -60,16 +60,19 @@ async def test_pages_hold_no_script_or_style_inline(
 async def test_someone_elses_transfer_page_and_fragment_look_like_no_transfer(
     bank: RunningBank, wallet: RunningWallet
 ) -> None:
-    async with cookie_user(bank, wallet, money=1000) as alice, cookie_user(bank, wallet) as bob:
-        async with cookie_user(bank, wallet) as eve:
-            sent = await pay(alice, wallet.url, bob.number, "3.00")
-            async with bob.http.get(f"{wallet.url}/transfers/{sent['id']}") as resp:
-                assert resp.status == 200
-            async with eve.http.get(f"{wallet.url}/transfers/{sent['id']}") as resp:
-                assert resp.status == 404
-                assert "3.00" not in await resp.text()
-            async with eve.http.get(f"{wallet.url}/fragments/transfers/{sent['id']}") as resp:
-                assert resp.status == 404
+    async with (
+        cookie_user(bank, wallet, money=1000) as alice,
+        cookie_user(bank, wallet) as bob,
+        cookie_user(bank, wallet) as eve,
+    ):
+        sent = await pay(alice, wallet.url, bob.number, "3.00")
+        async with bob.http.get(f"{wallet.url}/transfers/{sent['id']}") as resp:
+            assert resp.status == 200
+        async with eve.http.get(f"{wallet.url}/transfers/{sent['id']}") as resp:
+            assert resp.status == 404
+            assert "3.00" not in await resp.text()
+        async with eve.http.get(f"{wallet.url}/fragments/transfers/{sent['id']}") as resp:
+            assert resp.status == 404
 
 
 async def test_markup_in_a_note_is_escaped_in_the_html(
