@@ -44,6 +44,18 @@ async def cookie_user(bank: RunningBank, wallet: RunningWallet, *,
         yield CookieUser(number, http, body["token"], body["csrf_token"])
 
 
+@asynccontextmanager
+async def three_users(bank: RunningBank, wallet: RunningWallet
+                      ) -> AsyncIterator[tuple[CookieUser, CookieUser, CookieUser]]:  # fmt: skip
+    """Alice (with 100.00), who pays Bob, and Eve, who should hear nothing of it."""
+    async with (
+        cookie_user(bank, wallet, money=10_000) as alice,
+        cookie_user(bank, wallet) as bob,
+        cookie_user(bank, wallet) as eve,
+    ):
+        yield alice, bob, eve
+
+
 async def pay(user: CookieUser, url: str, to: str, amount: str = "1.00") -> dict[str, object]:
     """A P2P transfer the way the dashboard sends it: cookie, CSRF header, a key."""
     import uuid

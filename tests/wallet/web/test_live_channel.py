@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.bank import RunningBank
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, start_wallet
-from tests.wallet.web.helpers import cookie_user, pay
+from tests.wallet.web.helpers import cookie_user, pay, three_users
 from vellet.common.settings import HttpSettings, Secret
 from vellet.wallet.settings import SessionSettings
 from vellet.wallet.web.hub import HUB
@@ -69,12 +69,12 @@ async def test_a_payment_reaches_both_parties_and_nobody_else_with_nothing_but_i
     bank: RunningBank, wallet: RunningWallet
 ) -> None:
     url = wallet.url
-    async with (
-        cookie_user(bank, wallet, money=10_000) as alice,
-        cookie_user(bank, wallet) as bob,
-        cookie_user(bank, wallet) as eve,
-        alice.ws(url) as a_ws, bob.ws(url) as b_ws, eve.ws(url) as e_ws,  # type: ignore[attr-defined]
-    ):  # fmt: skip
+    async with three_users(bank, wallet) as (alice, bob, eve):
+        await _heard_by_parties_only(url, alice, bob, eve)
+
+
+async def _heard_by_parties_only(url: str, alice: Any, bob: Any, eve: Any) -> None:
+    async with alice.ws(url) as a_ws, bob.ws(url) as b_ws, eve.ws(url) as e_ws:
         for ws in (a_ws, b_ws, e_ws):
             await hello(ws)
         sent = await pay(alice, url, bob.number)
@@ -90,12 +90,8 @@ async def test_a_subscription_message_naming_another_account_closes_the_socket(
     bank: RunningBank, wallet: RunningWallet
 ) -> None:
     url = wallet.url
-    async with (
-        cookie_user(bank, wallet, money=10_000) as alice,
-        cookie_user(bank, wallet) as bob,
-        cookie_user(bank, wallet) as eve,
-        eve.ws(url) as e_ws,  # type: ignore[attr-defined]
-    ):
+    users = three_users(bank, wallet)
+    async with users as (alice, bob, eve), eve.ws(url) as e_ws:  # type: ignore[attr-defined]
         await hello(e_ws)
         await e_ws.send_str(json.dumps({"subscribe": alice.number, "account": bob.number}))
         assert await closed_with(e_ws) == 1008
