@@ -102,12 +102,21 @@ class LiveHub:
     # --- sessions ending ---------------------------------------------------------
 
     async def end_session(self, fingerprint: str, seconds_left: int) -> None:
+        """Close the session's sockets here at once, and on every replica through Redis.
+
+        With Redis down, logout still succeeds (the cookies are cleared and this
+        replica's sockets close); the other replicas' sockets then close when
+        the session expires, which is as long as a copied token lasts anyway.
+        """
         self._close_session(fingerprint)
-        if seconds_left > 0:
-            await self._redis.set(_REVOKED + fingerprint, "1", ex=seconds_left)
-        await self._redis.xadd(
-            ENDED, {"fingerprint": fingerprint}, maxlen=_ENDED_MAXLEN, approximate=True
-        )
+        try:
+            if seconds_left > 0:
+                await self._redis.set(_REVOKED + fingerprint, "1", ex=seconds_left)
+            await self._redis.xadd(
+                ENDED, {"fingerprint": fingerprint}, maxlen=_ENDED_MAXLEN, approximate=True
+            )
+        except (redis.exceptions.RedisError, OSError) as err:
+            log.warning("live hub: could not announce a logout to other replicas (%s)", err)
 
     async def revoked(self, fingerprint: str) -> bool:
         return bool(await self._redis.exists(_REVOKED + fingerprint))
