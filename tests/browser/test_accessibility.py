@@ -89,6 +89,10 @@ async def test_log_in_and_send_with_the_keyboard_alone(
     assert outline == "solid"  # focus is visible, not the browser's faint default
 
     await page.goto("/send")
+    nav = page.get_by_role("navigation", name="Main")
+    await expect(nav.get_by_role("link", name="Send", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
     await page.get_by_label("Recipient's account number").focus()
     await page.keyboard.type(bob.account_number)
     await page.keyboard.press("Tab")

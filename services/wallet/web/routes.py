@@ -39,6 +39,7 @@ _MONEY_FORMS = {
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    context.setdefault("path", request.path)  # the navigation marks the current page
     text = request.app[TEMPLATES].get_template(template).render(**context)
     return web.Response(text=text, status=status, content_type="text/html")
 
