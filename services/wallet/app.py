@@ -35,6 +35,7 @@ from vellet.wallet.ledger import wiring as ledger_wiring
 from vellet.wallet.ledger.batcher import BATCHER, P2PBatcher
 from vellet.wallet.settings import WalletSettings
 from vellet.wallet.state import METRICS, POOL, REDIS, SETTINGS, WalletMetrics
+from vellet.wallet.web import wiring as web_wiring
 
 
 def create_app(settings: WalletSettings) -> web.Application:
@@ -48,6 +49,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app.cleanup_ctx.append(_relay)
     ledger_wiring.setup(app)  # the ledger invariant, as a metric
     banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
+    web_wiring.setup(app)  # the dashboard: pages, static files, the live channel, headers
     app.router.add_routes(internal_routes)
     app.router.add_routes(auth_routes)
     app.router.add_routes(signup_routes)

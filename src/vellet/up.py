@@ -94,6 +94,8 @@ class Stack:
     notes: list[str] = field(default_factory=list)
     #: Bank accounts seeded after the demo users and not signed up: a newcomer's to try.
     unregistered: int = 2
+    #: Printed first: what a newcomer opens, and how to log in there.
+    dashboard: str = ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,6 +222,10 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
     if free:
         stack.notes.append(f"sign up    {', '.join(free)}  (not registered: the code goes to "
                            "the mail sink)")  # fmt: skip
+    if logins:
+        first = logins[0]
+        stack.dashboard = (f"Open the dashboard: {site.url}/  (log in with account "
+                           f"{first.account_number}, password {first.password})")  # fmt: skip
     shown = ", ".join(f"{login.account_number} / {login.password}" for login in logins[:3])
     stack.notes.append(f"demo logins {shown}{', ...' if len(logins) > 3 else ''}"
                        "  (demo passwords: local use only)")  # fmt: skip
@@ -302,6 +308,7 @@ async def _serve(stack: Stack, accounts: int, *, prometheus: bool = False) -> No
 
 
 def _print_summary(stack: Stack) -> None:
-    lines = ["", "Vellet is up.", *[f"  {note}" for note in stack.notes],
+    first = [f"  {stack.dashboard}", ""] if stack.dashboard else []
+    lines = ["", "Vellet is up.", *first, *[f"  {note}" for note in stack.notes],
              "", "Press Ctrl-C to stop.", "vellet: ready"]  # fmt: skip
     print("\n".join(lines), flush=True)  # noqa: T201

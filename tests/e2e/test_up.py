@@ -172,6 +172,11 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert bank_url in summary
         prometheus = f"http://127.0.0.1:{env['VELLET_PROMETHEUS_PORT']}"
         assert f"Prometheus  {prometheus}" in summary
+        # The first thing said after "Vellet is up." is where to click, and how to log in.
+        wallet_url = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
+        after = summary.split("Vellet is up.\n", 1)[1].splitlines()[0].strip()
+        assert after == (f"Open the dashboard: {wallet_url}/  (log in with account "
+                         "100000000001, password demo-100000000001)")  # fmt: skip
 
         secret = dict(
             line.split("=", 1) for line in (tmp_path / "secrets.env").read_text().splitlines()
@@ -184,6 +189,9 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
             async with http.get(f"{bank_url}/readyz") as resp:
                 assert resp.status == 200
             await _scrapes_every_component(http, prometheus)
+            async with http.get(f"{wallet_url}/login") as resp:
+                assert resp.status == 200
+                assert "<h1>Log in</h1>" in await resp.text()
             async with http.get(
                 f"{bank_url}/api/v1/accounts/100000000001",
                 headers={"Authorization": f"Bearer {token}"},

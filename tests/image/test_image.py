@@ -30,6 +30,7 @@ from tests.operator.emulator.server import ApiServer
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
+from vellet.bank.domain import demo_accounts
 from vellet.common.embedded import free_port
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
@@ -216,8 +217,9 @@ async def test_every_component_answers_healthz_and_readyz(stack: dict[str, str])
 async def test_the_operator_in_the_image_moves_money(stack: dict[str, str], api: ApiServer) -> None:
     async with aiohttp.ClientSession() as http:
         payer, payee = WalletClient(http, stack["wallet"]), WalletClient(http, stack["wallet"])
+        emails = {a.account_number: a.email for a in demo_accounts(2)}  # what `bank seed` made
         for client, number in ((payer, "100000000001"), (payee, "100000000002")):
-            assert (await client.signup(number)).status == 201
+            assert (await client.signup(number, email=emails[number])).status == 201
             assert (await client.login(number)).status == 200
         await bind(api, "default", "100000000001")  # what a cluster administrator does
         deposit = load_sample("deposit")
