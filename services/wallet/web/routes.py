@@ -88,8 +88,8 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.get("/signup")
 async def signup_page(request: web.Request) -> web.Response:
-    # Its own template and script (signup.js): the two-step sign-up with a
-    # code from the bank replaces these two files and nothing else.
+    # Its own template and script (signup.js): two steps, the second with the
+    # code the bank mailed to the account's holder.
     return render(request, "signup.html", password_min=auth_rules.PASSWORD_MIN)
 
 

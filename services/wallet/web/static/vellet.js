@@ -16,6 +16,7 @@
     too_many_attempts: "Too many attempts. Please wait {wait} and try again.",
     invalid_credentials: "The account number or the password is wrong.",
     already_registered: "This account already has a wallet. Log in instead.",
+    invalid_code: "That code is wrong, expired or already used. Ask for a new code and try again.",
     unknown_account: "The bank does not know this account number.",
     account_closed: "The bank says this account is not active, so it cannot have a wallet.",
     unsupported_account: "This bank account cannot hold a wallet.",
@@ -77,7 +78,7 @@
   }
 
   function showError(form, text, withLogin) {
-    var box = form.querySelector("#form-error");
+    var box = form.querySelector(".error[role=alert]");  // each form has its own
     box.textContent = text;
     if (withLogin) {
       var link = document.createElement("a");
@@ -90,7 +91,7 @@
   }
 
   function clearError(form) {
-    var box = form.querySelector("#form-error");
+    var box = form.querySelector(".error[role=alert]");  // each form has its own
     box.hidden = true;
     box.textContent = "";
   }
