@@ -68,9 +68,8 @@ async def test_metrics_show_transfers_cache_queue_and_latency(
     await streams.publish(redis, streams.BANK_REQUESTS, {"payload": "poison"})
     await redis.aclose()
 
-    text = await eventually(
-        lambda: _metrics(http, bank), lambda t: "vellet_stream_dead_letters_total{" in t
-    )
+    dead = 'vellet_stream_dead_letters_total{group="bank",stream="vellet:bank:requests"} 1.0'
+    text = await eventually(lambda: _metrics(http, bank), lambda t: dead in t)
     expected = [
         'vellet_bank_transfers_total{direction="to_wallet",outcome="succeeded",path="http",'
         'replay="false"} 1.0',

@@ -10,9 +10,12 @@ own process) is scraped by dropping a file there, without a restart.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,20 @@ def add_target(targets_dir: Path, job: str, address: str) -> Path:
     return path
 
 
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    """Prometheus listens before it is ready (503 while its TSDB opens): wait for 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"Prometheus exited early; see {log}")
+        # urlopen raises HTTPError (an OSError) on the 503: keep waiting.
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback
+            if resp.status == 200:
+                return
+        time.sleep(0.1)
+    raise ConfigError(f"Prometheus was not ready within {timeout:.0f}s; see {log}")
+
+
 @dataclass
 class EmbeddedPrometheus:
     """A Prometheus server on loopback whose data and config live in ``data_dir``."""
@@ -114,6 +131,7 @@ class EmbeddedPrometheus:
         ]
         log = self.data_dir / "prometheus.log"
         self._proc = _spawn(args, log, self.host, self.port, "Prometheus")
+        _wait_ready(f"{self.url}/-/ready", self._proc, log)
         return self
 
     def stop(self) -> None:
