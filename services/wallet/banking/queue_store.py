@@ -85,8 +85,16 @@ async def count_stuck(pool: Pool, older_than: float) -> int:
     )
 
 
+# A transfer re-driven again and again waits twice as long each time (at most 16x):
+# re-publishing at a fixed pace into a bank that drains slower than that grew the
+# request stream without bound in the fault drill (650,000 entries for 789 transfers,
+# none of them finishing) -- the retry storm that keeps an overloaded system down.
+_BACKOFF: Final = "least(power(2, greatest(attempts - 1, 0)), 16)"
+
+
 async def redrive_stuck(pool: Pool, older_than: float, limit: int) -> list[uuid.UUID] | None:
-    """Re-drive up to ``limit`` transfers unattempted for ``older_than`` seconds.
+    """Re-drive up to ``limit`` transfers unattempted for ``older_than`` seconds, times
+    a backoff that doubles with every attempt (see ``_BACKOFF``).
 
     None when another replica's reconciler holds the lock right now.
     """
@@ -97,7 +105,7 @@ async def redrive_stuck(pool: Pool, older_than: float, limit: int) -> list[uuid.
             r["id"]
             for r in await conn.fetch(
                 f"SELECT id FROM transfers WHERE state IN {UNFINISHED_SQL} "  # noqa: S608
-                "AND attempted_at < now() - make_interval(secs => $1) "
+                f"AND attempted_at < now() - make_interval(secs => $1 * {_BACKOFF}) "
                 "ORDER BY attempted_at LIMIT $2",
                 older_than,
                 limit,
