@@ -29,8 +29,6 @@ RUN /opt/build/bin/pip wheel --quiet --no-deps --wheel-dir /wheels . \
     && cp requirements.txt /wheels/
 
 FROM ${BASE_IMAGE}
-ARG VERSION=0.1.0
-ARG REVISION=unknown
 # No pip cache, no .pyc written at run time (the root filesystem is read-only; pip
 # compiles the installed files once below), logs unbuffered to the container runtime.
 ENV PIP_NO_CACHE_DIR=1 \
@@ -53,6 +51,11 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
         --shell /usr/sbin/nologin vellet
 USER 10001:10001
 WORKDIR /tmp
+# Declared after the install step so that a new commit (REVISION) reuses its cached
+# layer: podman 4.3 (buildah 1.28) re-running a RUN --mount=from=builder step against
+# a fully cached builder stage mounts an empty folder ("no /wheels/requirements.txt").
+ARG VERSION=0.1.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="vellet" \
       org.opencontainers.image.description="A distributed wallet: bank, wallet, notifier and operator in one image" \
       org.opencontainers.image.licenses="Apache-2.0" \
