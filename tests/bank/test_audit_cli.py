@@ -16,7 +16,7 @@ from tests.support.cli import run_vellet
 async def audit(bank_db: str, redis_url: str) -> tuple[int | None, str]:
     return await run_vellet("bank", "audit", settings={
         "VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis_url,
-        "VELLET_JWT_SECRET": TEST_SECRET,
+        "VELLET_JWT_SECRET": TEST_SECRET, "VELLET_BANK_CODE_KEY": "c" * 32,
     })  # fmt: skip
 
 

@@ -127,7 +127,7 @@ def test_the_binding_crd_takes_one_binding_named_vellet_of_account_numbers() -> 
 
 def test_every_copy_of_the_binding_files_is_byte_identical() -> None:
     for source in (BINDING_CRD_PATH, POLICY_PATH):
-        copy = ROOT / "charts" / "vellet" / "crds" / source.name
+        copy = ROOT / "charts" / "vellet" / "files" / "crds" / source.name
         assert copy.read_bytes() == source.read_bytes(), f"{copy} drifted: copy {source}"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.operator.conftest import TRANSFERS, Bank, transfers_url
+from tests.operator.conftest import TRANSFERS, Bank, bind, transfers_url
 from tests.operator.emulator.server import ApiServer
 from tests.operator.stack import available, operator_settings, p2p, requests_to, running
 from tests.wallet.stack import RunningWallet, WalletClient, fund, registered
@@ -42,20 +42,22 @@ async def p2p_in_wallet(wallet: RunningWallet) -> dict[str, int]:
     return {str(r["id"]): int(r["amount"]) for r in rows}
 
 
-async def two_users(bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession) -> tuple[
-    WalletClient, WalletClient
-]:  # fmt: skip
+async def two_users(api: ApiServer, bank: Bank, wallet: RunningWallet,
+                    http: aiohttp.ClientSession) -> tuple[WalletClient, WalletClient]:  # fmt: skip
+    """Alice (funded, her account bound to both namespaces, as an administrator would) and Bob."""
     assert bank.running is not None
     alice = await registered(bank.running, wallet, http)
     bob = await registered(bank.running, wallet, http)
     await fund(wallet, alice, 100_00)
+    for namespace in ("default", "other"):
+        await bind(api, namespace, alice.account_number or "")
     return alice, bob
 
 
 async def test_a_transfer_deleted_and_applied_again_under_its_name_moves_money_again(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
-    alice, bob = await two_users(bank, wallet, http)
+    alice, bob = await two_users(api, bank, wallet, http)
     manifest = p2p(alice, bob, "10.00")
     name = manifest["metadata"]["name"]
     async with running(operator_settings(api, wallet.url, bank.url)):
@@ -78,7 +80,7 @@ async def test_a_transfer_deleted_and_applied_again_under_its_name_moves_money_a
 async def test_the_same_name_in_two_namespaces_is_two_transfers(
     api: ApiServer, bank: Bank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
-    alice, bob = await two_users(bank, wallet, http)
+    alice, bob = await two_users(api, bank, wallet, http)
     manifest = p2p(alice, bob, "10.00")  # the same name, payer, payee and amount in both
     settings = operator_settings(api, wallet.url, bank.url, namespaces=("default", "other"))
     async with running(settings):
