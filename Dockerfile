@@ -27,10 +27,20 @@ COPY services ./services
 COPY operator ./operator
 RUN /opt/build/bin/pip wheel --quiet --no-deps --wheel-dir /wheels . \
     && cp requirements.txt /wheels/
+# The runtime environment is made here, from the wheels alone, and copied whole into
+# the final stage: COPY --from is keyed on what it copies, so a code change always
+# reaches the image. (A RUN --mount=from=builder step is keyed on its text only with
+# podman 4.3, so it reused a stale install, or mounted nothing when the builder was
+# fully cached.) Both stages share BASE_IMAGE, so the venv's python links stay valid.
+RUN python3 -m venv /opt/vellet \
+    && /opt/vellet/bin/pip install --quiet --no-index --find-links /wheels \
+        -r /wheels/requirements.txt \
+    && /opt/vellet/bin/pip install --quiet --no-index --no-deps --find-links /wheels vellet \
+    && /opt/vellet/bin/pip uninstall --quiet --yes pip
 
 FROM ${BASE_IMAGE}
-# No pip cache, no .pyc written at run time (the root filesystem is read-only; pip
-# compiles the installed files once below), logs unbuffered to the container runtime.
+# No .pyc written at run time (the root filesystem is read-only; pip compiled the
+# installed files in the builder), logs unbuffered to the container runtime.
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -38,22 +48,15 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/vellet/bin:$PATH \
     HOME=/tmp \
     TMPDIR=/tmp
-# Only wheels reach this stage (bind-mounted, so they are not kept in a layer):
-# no compiler, no build tools, no source tree.
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    python3 -m venv /opt/vellet \
-    && /opt/vellet/bin/pip install --quiet --no-index --find-links /wheels \
-        -r /wheels/requirements.txt \
-    && /opt/vellet/bin/pip install --quiet --no-index --no-deps --find-links /wheels vellet \
-    && /opt/vellet/bin/pip uninstall --quiet --yes pip \
-    && groupadd --system --gid 10001 vellet \
+# Only the finished virtual environment reaches this stage: no compiler, no build
+# tools, no source tree, no wheels, no pip.
+COPY --from=builder /opt/vellet /opt/vellet
+RUN groupadd --system --gid 10001 vellet \
     && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
         --shell /usr/sbin/nologin vellet
 USER 10001:10001
 WORKDIR /tmp
-# Declared after the install step so that a new commit (REVISION) reuses its cached
-# layer: podman 4.3 (buildah 1.28) re-running a RUN --mount=from=builder step against
-# a fully cached builder stage mounts an empty folder ("no /wheels/requirements.txt").
+# Declared last, so that a new commit (REVISION) only relabels the image.
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="vellet" \
