@@ -55,7 +55,6 @@ def connection_lost(err: Exception) -> bool:
         isinstance(err, asyncpg.InterfaceError) and "connection is closed" in str(err)
     )
 
-
 _HTTP_CODES = {
     400: "invalid_request",
     401: "unauthorized",
