@@ -42,19 +42,6 @@ DEPENDENCY_DOWN: Final = (
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-def connection_lost(err: Exception) -> bool:
-    """Whether an asyncpg client-side error means "the server went away" (a restart,
-    a fast shutdown, a cut link) rather than a misuse of the driver, which stays a 500.
-
-    A connection killed mid-transaction surfaces as ``ConnectionDoesNotExistError``,
-    or -- when the rollback on the way out finds it dead -- as a bare
-    ``InterfaceError`` saying the underlying connection is closed.
-    """
-    return isinstance(err, asyncpg.exceptions.ConnectionDoesNotExistError) or (
-        isinstance(err, asyncpg.InterfaceError) and "connection is closed" in str(err)
-    )
-
 _HTTP_CODES = {
     400: "invalid_request",
     401: "unauthorized",
@@ -103,15 +90,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             exc.text or exc.reason,
             {k: v for k, v in exc.headers.items() if k.lower() in {"allow"}},
         )
-    except Exception as err:
-        if not isinstance(err, DEPENDENCY_DOWN) and not connection_lost(err):
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            return problem(
-                500,
-                "internal_error",
-                "Internal error",
-                "an unexpected error occurred; it has been logged",
-            )
+    except DEPENDENCY_DOWN as err:
         # Not a bug: a database or Redis that is down or restarting. The
         # detail names no host, address or credential.
         log.warning("%s %s: dependency down: %s", request.method, request.path,
@@ -123,6 +102,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             "a database or queue the service needs is not reachable; retry shortly "
             "(with the same Idempotency-Key for a transfer)",
             {"Retry-After": "1"},
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
         )
 
 
