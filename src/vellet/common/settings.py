@@ -62,6 +62,27 @@ class Env:
             raise ConfigError(f"{name} must be at least 32 characters long")
         return Secret(value)
 
+    def value_or_file(self, name: str) -> str:
+        """``NAME`` itself, or the contents of the file ``NAME_FILE`` names.
+
+        Files are how Kubernetes Secrets are best mounted (no value in the
+        pod spec, rotation without a restart of the kubelet's copy); the
+        plain variable suits a laptop. Both set is a mistake, not a choice.
+        """
+        value = self._environ.get(name, "").strip()
+        path = self._environ.get(f"{name}_FILE", "").strip()
+        if value and path:
+            raise ConfigError(f"set {name} or {name}_FILE, not both")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    value = handle.read().strip()
+            except OSError as error:
+                raise ConfigError(f"{name}_FILE: cannot read {path}: {error.strerror}") from None
+        if not value:
+            raise ConfigError(f"{name} (or {name}_FILE) must be set")
+        return value
+
     def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
