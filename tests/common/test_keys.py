@@ -84,3 +84,24 @@ def test_neither_repr_nor_errors_show_the_key() -> None:
     with pytest.raises(ConfigError) as caught:
         keys.load_private(Env({"VELLET_WALLET_KEY": truncated}), "wallet")
     assert truncated.splitlines()[1][:16] not in str(caught.value)
+
+
+def test_key_settings_read_only_the_signers_the_service_trusts() -> None:
+    wallet, bank = keys.PrivateKey.generate(), keys.PrivateKey.generate()
+    env = Env(
+        {
+            "VELLET_BANK_KEY": bank.pem(),
+            "VELLET_WALLET_PUBLIC_KEY": wallet.public().pem(),
+            "VELLET_OPERATOR_PUBLIC_KEY": "garbage that would fail if read",
+        }
+    )
+    settings = keys.KeySettings.from_env(env, own="bank", trusts=("wallet",))
+    assert settings.signer().key_id == bank.key_id
+    assert [k.key_id for k in settings.keys_of("wallet")] == [wallet.key_id]
+    assert settings.keys_of("operator") == ()
+
+
+def test_a_verify_only_process_cannot_sign() -> None:
+    settings = keys.KeySettings.from_env(Env({}), own=None, trusts=())
+    with pytest.raises(ConfigError, match="holds no signing key"):
+        settings.signer()

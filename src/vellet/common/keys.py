@@ -24,7 +24,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from cryptography.exceptions import InvalidSignature
@@ -160,3 +161,36 @@ def load_public(env: Env, signer: str) -> tuple[PublicKey, ...]:
     """The keys trusted for ``signer`` from ``VELLET_<SIGNER>_PUBLIC_KEY[_FILE]``."""
     name = public_key_var(signer)
     return parse_public(env.value_or_file(name), name=name)
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """The keys one process holds: its own (if it signs) and those it trusts.
+
+    Which signers a service trusts is decided by the service, not by the
+    environment: the bank trusts the wallet and the admin key, the wallet
+    trusts the bank and the operator, the notifier trusts only the wallet.
+    A key set for a signer the service does not trust is never even read.
+    """
+
+    #: This process's signing key; ``None`` for a process that only verifies.
+    own: PrivateKey | None = None
+    #: Public keys by signer name (several per signer during a rotation).
+    trusted: Mapping[str, tuple[PublicKey, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Env, *, own: str | None, trusts: tuple[str, ...]) -> KeySettings:
+        return cls(
+            own=load_private(env, own) if own else None,
+            trusted={signer: load_public(env, signer) for signer in trusts},
+        )
+
+    def signer(self) -> PrivateKey:
+        """The own key; a ConfigError for a process configured to verify only."""
+        if self.own is None:
+            raise ConfigError("this process holds no signing key")
+        return self.own
+
+    def keys_of(self, signer: str) -> tuple[PublicKey, ...]:
+        """The public keys trusted for ``signer``; empty if it is not trusted."""
+        return self.trusted.get(signer, ())
