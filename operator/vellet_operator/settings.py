@@ -50,8 +50,8 @@ class WatchSettings:
 class OperatorSettings:
     """Everything ``vellet operator run`` needs."""
 
-    #: Base URL of the wallet's internal API (service token only; never
-    #: routed by the ingress), e.g. ``http://vellet-wallet:8080``.
+    #: Base URL of the wallet's internal port (its internal API; service
+    #: token only; never routed by the ingress), e.g. ``http://vellet-wallet:9080``.
     wallet_url: str
     #: Base URL of the bank; its ``/healthz`` decides whether stuck transfers
     #: are re-driven now or later.

@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
     command(
         cmds,
         "serve",
-        "run the HTTP API and the request consumer",
+        "run the HTTP API (VELLET_BANK_PORT), the admin routes and /metrics "
+        "(VELLET_BANK_INTERNAL_PORT) and the request consumer",
         "VELLET_BANK_DATABASE_URL=postgresql://... vellet bank serve",
     ).set_defaults(func=_serve)
     command(

@@ -4,6 +4,17 @@ Every call needs a service JWT for the bank's audience; creating or closing
 accounts needs the admin role; the sign-up challenge API is for the wallet's
 service identity alone (``sub`` = ``wallet``). Handlers parse, authorise, call one function
 and render; rules live in ``domain``, money moves in ``executor``.
+
+Two route tables, two ports (``vellet.common.web``). ``routes`` is what a
+partner of the bank calls, the wallet: look-ups, transfers, sign-up
+challenges, on ``VELLET_BANK_PORT``. ``admin_routes`` opens accounts (with
+any opening balance: it creates money) and closes or reopens them; no
+service calls it, only an administrator, so it is served with ``/metrics``
+on ``VELLET_BANK_INTERNAL_PORT``, which a NetworkPolicy opens to nobody but
+Prometheus (an administrator port-forwards). The role check stays: the
+port is a second wall, not the only one. On the public port ``POST
+/api/v1/accounts`` is 404, and ``PATCH /api/v1/accounts/{n}`` 405 (the same
+path answers ``GET`` there).
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from vellet.common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from vellet.common.problems import json_body
 
 routes = web.RouteTableDef()
+admin_routes = web.RouteTableDef()
 
 
 def _authorise(request: web.Request, role: str | None = None) -> tokens.Principal:
@@ -50,7 +62,7 @@ async def post_transfer(request: web.Request) -> web.Response:
     return web.json_response(outcome.to_wire())
 
 
-@routes.post("/api/v1/accounts")
+@admin_routes.post("/api/v1/accounts")
 async def create_account(request: web.Request) -> web.Response:
     _authorise(request, tokens.ADMIN_ROLE)
     new = domain.parse_new_account(await json_body(request))
@@ -61,7 +73,7 @@ async def create_account(request: web.Request) -> web.Response:
     return web.json_response(view.to_wire(), status=201)
 
 
-@routes.patch("/api/v1/accounts/{account_number}")
+@admin_routes.patch("/api/v1/accounts/{account_number}")
 async def change_account(request: web.Request) -> web.Response:
     _authorise(request, tokens.ADMIN_ROLE)
     number = domain.account_number(request.match_info["account_number"])

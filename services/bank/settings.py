@@ -61,8 +61,12 @@ class BankSettings:
     database_url: str
     #: Redis URL (request/result streams and the cache).
     redis_url: str
-    #: Where the HTTP API listens.
-    http: HttpSettings = field(default_factory=HttpSettings)
+    #: Where the wallet-facing API (look-ups, transfers, sign-up challenges)
+    #: and health listen.
+    http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8081))
+    #: Where the admin routes (open, close, reopen accounts) and ``/metrics``
+    #: listen: a second port only an administrator and Prometheus reach.
+    internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9081))
     #: How the request-stream consumer reads and gives up.
     streams: StreamSettings = field(default_factory=StreamSettings)
     #: Verifies service tokens (and the admin token) presented to the bank.
@@ -90,13 +94,20 @@ class BankSettings:
         redis_url = env.optional("VELLET_REDIS_URL")
         if database_url is None or redis_url is None:
             raise ConfigError("VELLET_BANK_DATABASE_URL and VELLET_REDIS_URL must be set")
+        host = env.text("VELLET_BANK_HOST", "127.0.0.1")
+        max_body_bytes = env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             http=HttpSettings(
-                host=env.text("VELLET_BANK_HOST", "127.0.0.1"),
+                host=host,
                 port=env.integer("VELLET_BANK_PORT", 8081, maximum=65535),
-                max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+                max_body_bytes=max_body_bytes,
+            ),
+            internal_http=HttpSettings(
+                host=env.text("VELLET_BANK_INTERNAL_HOST", host),
+                port=env.integer("VELLET_BANK_INTERNAL_PORT", 9081, maximum=65535),
+                max_body_bytes=max_body_bytes,
             ),
             streams=StreamSettings.from_env(env),
             tokens=TokenSettings.from_env(env),

@@ -178,8 +178,11 @@ class WalletSettings:
     redis_url: str
     #: Base URL of the bank's HTTP API, e.g. ``http://127.0.0.1:8081``.
     bank_url: str
-    #: Where the public API listens.
+    #: Where the public API, the dashboard and health listen (an ingress may route here).
     http: HttpSettings = field(default_factory=HttpSettings)
+    #: Where ``/internal/v1`` (the operator's API) and ``/metrics`` listen: a
+    #: second port that nothing public routes to (``vellet.common.web``).
+    internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9080))
     #: Service tokens the wallet presents to the bank.
     tokens: TokenSettings = field(default_factory=TokenSettings)
     #: User sessions.
@@ -222,14 +225,21 @@ class WalletSettings:
             raise ConfigError(
                 "VELLET_WALLET_DATABASE_URL, VELLET_REDIS_URL and VELLET_BANK_URL must be set"
             )
+        host = env.text("VELLET_WALLET_HOST", "127.0.0.1")
+        max_body_bytes = env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             bank_url=bank_url.rstrip("/"),
             http=HttpSettings(
-                host=env.text("VELLET_WALLET_HOST", "127.0.0.1"),
+                host=host,
                 port=env.integer("VELLET_WALLET_PORT", 8080, maximum=65535),
-                max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+                max_body_bytes=max_body_bytes,
+            ),
+            internal_http=HttpSettings(
+                host=env.text("VELLET_WALLET_INTERNAL_HOST", host),
+                port=env.integer("VELLET_WALLET_INTERNAL_PORT", 9080, maximum=65535),
+                max_body_bytes=max_body_bytes,
             ),
             tokens=TokenSettings.from_env(env),
             sessions=SessionSettings(

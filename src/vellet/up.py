@@ -192,6 +192,7 @@ async def _start_bank(stack: Stack, accounts: int) -> None:
     stack.env.setdefault("VELLET_BANK_URL", site.url)
     total = accounts + stack.unregistered
     stack.notes.append(f"bank        {site.url}  ({total} demo accounts, {created} new)")
+    stack.notes.append(f"  internal  {site.internal_url}  (admin routes, /metrics)")
 
 
 async def _start_wallet(stack: Stack, accounts: int) -> None:
@@ -206,6 +207,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
     stack.notes.append(
         f"wallet      {site.url}  (API under /api/v1, OpenAPI at /api/v1/openapi.json)"
     )
+    stack.notes.append(f"  internal  {site.internal_url}  (/internal/v1, /metrics)")
     emails = {a.account_number: a.email for a in demo_accounts(accounts)}
     if stack.env.get("VELLET_BANK_SMTP_HOST") or not stack.sinks:
         stack.notes.append("demo logins none: the bank mails sign-up codes to a real relay")
@@ -252,8 +254,9 @@ COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [
 
 
 def metrics_address(site: Site) -> str:
-    """Where Prometheus scrapes a component: the one place to change if /metrics moves."""
-    return f"{site.host}:{site.port}"
+    """Where Prometheus scrapes a component: its internal port, if it has one."""
+    scraped = site.internal or site
+    return f"{scraped.host}:{scraped.port}"
 
 
 #: The chart's alert rules, loaded when running from a checkout.

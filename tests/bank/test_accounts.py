@@ -47,7 +47,7 @@ async def test_duplicate_account_is_409(bank: RunningBank, http: aiohttp.ClientS
         "balance": "1.00",
     }
     async with http.post(
-        f"{bank.url}/api/v1/accounts", json=body, headers=auth(admin_token())
+        f"{bank.internal_url}/api/v1/accounts", json=body, headers=auth(admin_token())
     ) as resp:
         assert resp.status == 409
         assert (await resp.json())["code"] == "account_exists"
@@ -58,9 +58,12 @@ async def test_closing_an_account_shows_at_once(
 ) -> None:
     await bank.create_account("123456789")
     url = f"{bank.url}/api/v1/accounts/123456789"
+    admin_url = f"{bank.internal_url}/api/v1/accounts/123456789"
     async with http.get(url, headers=auth(service_token())) as resp:
         assert (await resp.json())["status"] == "active"  # now cached
-    async with http.patch(url, json={"status": "closed"}, headers=auth(admin_token())) as resp:
+    async with http.patch(
+        admin_url, json={"status": "closed"}, headers=auth(admin_token())
+    ) as resp:
         assert resp.status == 200
     async with http.get(url, headers=auth(service_token())) as resp:
         assert (await resp.json())["status"] == "closed"
@@ -77,7 +80,7 @@ async def test_a_service_token_cannot_create_accounts(
         "balance": "1.00",
     }
     async with http.post(
-        f"{bank.url}/api/v1/accounts", json=body, headers=auth(service_token())
+        f"{bank.internal_url}/api/v1/accounts", json=body, headers=auth(service_token())
     ) as resp:
         assert resp.status == 403
         assert (await resp.json())["code"] == "forbidden"

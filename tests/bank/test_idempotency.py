@@ -105,7 +105,7 @@ async def test_refusals_are_outcomes_not_errors(
     if setup == "closed":
         await bank.create_account("111111111")
         async with http.patch(
-            f"{bank.url}/api/v1/accounts/111111111",
+            f"{bank.internal_url}/api/v1/accounts/111111111",
             json={"status": "closed"},
             headers=auth(service_token("admin", "admin")),
         ) as resp:

@@ -1,4 +1,4 @@
-"""/healthz, /readyz and /metrics of a running bank."""
+"""/healthz and /readyz (public port) and /metrics (internal port) of a running bank."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from vellet.common.embedded import EmbeddedRedis
 
 
 async def _metrics(http: aiohttp.ClientSession, bank: RunningBank) -> str:
-    async with http.get(f"{bank.url}/metrics") as resp:
+    async with http.get(f"{bank.internal_url}/metrics") as resp:
         assert resp.status == 200
         return await resp.text()
 
@@ -43,7 +43,7 @@ async def test_not_ready_without_redis_but_still_alive(
                 assert "redis://" not in body["detail"]
             async with http.get(f"{bank.url}/healthz") as resp:
                 assert resp.status == 200
-            async with http.get(f"{bank.url}/metrics") as resp:
+            async with http.get(f"{bank.internal_url}/metrics") as resp:
                 assert resp.status == 200
         finally:
             await bank.stop()

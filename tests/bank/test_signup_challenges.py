@@ -86,8 +86,8 @@ async def test_the_code_goes_to_the_address_on_file_and_closed_or_unknown_get_no
     open_, closed = "123456782", "123456783"
     await bank.create_account(open_, name="Emil Novak", email="emil@example.test")
     await bank.create_account(closed, email="closed@example.test")
-    async with http.patch(f"{bank.url}/api/v1/accounts/{closed}", json={"status": "closed"},
-                          headers=auth(admin_token())) as resp:  # fmt: skip
+    url = f"{bank.internal_url}/api/v1/accounts/{closed}"
+    async with http.patch(url, json={"status": "closed"}, headers=auth(admin_token())) as resp:
         assert resp.status == 200
     answers = [
         await post(http, bank, CREATE, {"account_number": n}, wallet)

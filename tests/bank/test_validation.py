@@ -79,7 +79,9 @@ async def test_bad_tokens_get_401(
 ) -> None:
     token = BAD_TOKENS[name]()
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    async with http.request(method, bank.url + path, json={}, headers=headers) as resp:
+    # Opening accounts is an admin route: the internal port's.
+    base = bank.internal_url if path == "/api/v1/accounts" else bank.url
+    async with http.request(method, base + path, json={}, headers=headers) as resp:
         assert resp.status == 401, name
         assert resp.content_type == "application/problem+json"
         body = await resp.json()

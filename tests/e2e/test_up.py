@@ -28,6 +28,8 @@ def _env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env.update(VELLET_HOME=str(tmp), VELLET_BANK_PORT=str(free_port()),
                VELLET_WALLET_PORT=str(free_port()), VELLET_NOTIFIER_PORT=str(free_port()),
+               VELLET_WALLET_INTERNAL_PORT=str(free_port()),
+               VELLET_BANK_INTERNAL_PORT=str(free_port()),
                VELLET_SINK_SMTP_PORT=str(free_port()),
                VELLET_SINK_HTTP_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING",
                VELLET_PROMETHEUS_PORT=str(free_port()),
@@ -124,6 +126,26 @@ async def _scrapes_every_component(http: aiohttp.ClientSession, prometheus: str)
     assert any(r["name"] == "VelletBankUnavailable" for g in groups for r in g["rules"])
 
 
+async def _internal_surfaces_only_on_internal_ports(
+    http: aiohttp.ClientSession, env: dict[str, str], summary: str
+) -> None:
+    """The printout names both ports; what it says is internal is not on the public one."""
+    wallet = f"http://127.0.0.1:{env['VELLET_WALLET_PORT']}"
+    internal = f"http://127.0.0.1:{env['VELLET_WALLET_INTERNAL_PORT']}"
+    bank_internal = f"http://127.0.0.1:{env['VELLET_BANK_INTERNAL_PORT']}"
+    assert f"  internal  {internal}  (/internal/v1, /metrics)" in summary
+    assert f"  internal  {bank_internal}  (admin routes, /metrics)" in summary
+    async with http.get(f"{wallet}/metrics") as resp:
+        assert resp.status == 404
+    async with http.get(f"{wallet}/internal/v1/transfers") as resp:
+        assert resp.status == 404
+    async with http.get(f"{internal}/metrics") as resp:
+        assert resp.status == 200
+        assert "vellet_http_requests_total" in await resp.text()
+    async with http.get(f"{internal}/internal/v1/transfers") as resp:
+        assert resp.status == 401  # there, and asking for a service token
+
+
 async def _newcomer_signs_up_with_the_mailed_code(
     http: aiohttp.ClientSession, env: dict[str, str], summary: str, sink: str
 ) -> None:
@@ -189,6 +211,7 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
             async with http.get(f"{bank_url}/readyz") as resp:
                 assert resp.status == 200
             await _scrapes_every_component(http, prometheus)
+            await _internal_surfaces_only_on_internal_ports(http, env, summary)
             async with http.get(f"{wallet_url}/login") as resp:
                 assert resp.status == 200
                 assert "<h1>Log in</h1>" in await resp.text()

@@ -59,6 +59,11 @@ class RunningBank:
     app: Any = None
     accounts: list[str] = field(default_factory=list)
     emails: dict[str, str] = field(default_factory=dict)
+    #: The admin routes and /metrics (the internal port); ``url`` when not given.
+    internal_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.internal_url = self.internal_url or self.url
 
     async def create_account(self, number: str, *, balance: str = "1000.00",
                              currency: str = "INR", name: str = "Test Holder",
@@ -68,7 +73,7 @@ class RunningBank:
         async with (
             aiohttp.ClientSession() as http,
             http.post(
-                f"{self.url}/api/v1/accounts", json=body, headers=auth(admin_token())
+                f"{self.internal_url}/api/v1/accounts", json=body, headers=auth(admin_token())
             ) as resp,
         ):
             data: dict[str, Any] = await resp.json()
@@ -91,6 +96,7 @@ def bank_settings(database_url: str, redis_url: str, **overrides: Any) -> BankSe
         "database_url": database_url,
         "redis_url": redis_url,
         "http": HttpSettings(port=0),
+        "internal_http": HttpSettings(port=0),
         "streams": FAST_STREAMS,
         "tokens": TEST_TOKENS,
         "cache": CacheSettings(),
@@ -108,7 +114,7 @@ async def start_bank(database_url: str, redis_url: str, **overrides: Any) -> Run
     await migrate(database_url)
     app = create_app(settings)
     site = await start("bank", app, settings.http)
-    return RunningBank(site.url, settings, site, app)
+    return RunningBank(site.url, settings, site, app, internal_url=site.internal_url)
 
 
 def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -119,6 +125,7 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
         VELLET_JWT_SECRET=TEST_SECRET,
         VELLET_BANK_CODE_KEY=TEST_CODE_KEY,
         VELLET_BANK_PORT=str(port),
+        VELLET_BANK_INTERNAL_PORT=str(free_port()),
         VELLET_STREAM_BLOCK_MS="100",
         VELLET_STREAM_CLAIM_IDLE_MS="300",
         VELLET_STREAM_MAX_DELIVERIES="3",
@@ -131,8 +138,8 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
 
 def bank_process(env: dict[str, str], logs: Path) -> ServiceProcess:
     """`vellet bank serve` as a real child process (the drill's own wrapper)."""
-    port = int(env["VELLET_BANK_PORT"])
-    return ServiceProcess("bank", env, port, logs / f"bank-{port}.log")
+    port, internal = int(env["VELLET_BANK_PORT"]), int(env["VELLET_BANK_INTERNAL_PORT"])
+    return ServiceProcess("bank", env, port, logs / f"bank-{port}.log", internal_port=internal)
 
 
 def new_port() -> int:

@@ -27,6 +27,7 @@ def wallet_env(database_url: str, redis_url: str, bank_url: str, port: int,
         VELLET_JWT_SECRET=TEST_SECRET,
         VELLET_SESSION_SECRET=SESSION_SECRET,
         VELLET_WALLET_PORT=str(port),
+        VELLET_WALLET_INTERNAL_PORT=str(free_port()),
         VELLET_ARGON2_MEMORY_KIB="1024",
         VELLET_ARGON2_TIME_COST="1",
         VELLET_ARGON2_PARALLELISM="1",
@@ -54,7 +55,8 @@ def wallet_process(tmp: Path, database_url: str, redis_url: str, bank_url: str,
     port = free_port()
     env = wallet_env(database_url, redis_url, bank_url, port, **extra)
     name = env["VELLET_CONSUMER_NAME"]
-    return ServiceProcess("wallet", env, port, tmp / f"{name}-{port}.log")
+    internal = int(env["VELLET_WALLET_INTERNAL_PORT"])
+    return ServiceProcess("wallet", env, port, tmp / f"{name}-{port}.log", internal_port=internal)
 
 
 def bank_process(tmp: Path, database_url: str, redis_url: str, *, port: int | None = None,
@@ -69,4 +71,7 @@ def bank_process(tmp: Path, database_url: str, redis_url: str, *, port: int | No
         VELLET_STREAM_MAX_DELIVERIES="20",
     )
     env.update(extra)
-    return ServiceProcess("bank", env, port, tmp / f"{env['VELLET_CONSUMER_NAME']}-{port}.log")
+    log = tmp / f"{env['VELLET_CONSUMER_NAME']}-{port}.log"
+    return ServiceProcess(
+        "bank", env, port, log, internal_port=int(env["VELLET_BANK_INTERNAL_PORT"])
+    )

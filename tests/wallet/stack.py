@@ -53,6 +53,7 @@ def wallet_settings(
         "redis_url": redis_url,
         "bank_url": bank_url,
         "http": HttpSettings(port=0),
+        "internal_http": HttpSettings(port=0),
         "tokens": TEST_TOKENS,
         "sessions": TEST_SESSIONS,
         "passwords": CHEAP_PASSWORDS,
@@ -75,6 +76,11 @@ class RunningWallet:
     settings: WalletSettings
     site: Site
     app: web.Application
+
+    @property
+    def internal_url(self) -> str:
+        """``/internal/v1`` and ``/metrics``: the wallet's internal port."""
+        return self.site.internal_url
 
     async def stop(self) -> None:
         await self.site.stop()

@@ -28,7 +28,7 @@ async def test_health_readiness_and_metrics(
     ready = await alice.call("GET", "/readyz")
     assert ready.status == 200
     assert set(ready.body["checks"]) == {"postgres", "redis"}
-    async with http.get(f"{wallet.url}/metrics") as resp:
+    async with http.get(f"{wallet.internal_url}/metrics") as resp:
         text = await resp.text()
     assert 'vellet_transfers_total{kind="p2p",outcome="posted"} 1.0' in text
     assert 'vellet_transfers_total{kind="p2p",outcome="insufficient_funds"} 1.0' in text

@@ -274,3 +274,14 @@ postgres-password
 {{- $values := index .root.Values .component -}}
 {{- printf "http://%s:%v" (include "vellet.componentName" .) $values.service.port -}}
 {{- end -}}
+
+{{/* The internal port's URL of the wallet or the bank (internal API, admin routes, /metrics). */}}
+{{- define "vellet.internalUrl" -}}
+{{- $values := index .root.Values .component -}}
+{{- printf "http://%s:%v" (include "vellet.componentName" .) $values.service.internalPort -}}
+{{- end -}}
+
+{{/* The name of the port /metrics answers on: "internal" where a component has one, else "http". */}}
+{{- define "vellet.metricsPort" -}}
+{{- ternary "internal" "http" (hasKey (index .root.Values .component).service "internalPort") -}}
+{{- end -}}

@@ -96,6 +96,11 @@ spec:
             - name: http
               containerPort: {{ $port }}
               protocol: TCP
+            {{- with $v.service.internalPort }}
+            - name: internal
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "vellet.componentName" $ctx }}
@@ -193,6 +198,14 @@ spec:
       port: {{ $v.service.port }}
       targetPort: http
       protocol: TCP
+    {{- with $v.service.internalPort }}
+    {{- /* The internal API / admin routes and /metrics: the NetworkPolicy, not the
+           Service, keeps it to the operator and Prometheus; the ingress never routes here. */}}
+    - name: internal
+      port: {{ . }}
+      targetPort: internal
+      protocol: TCP
+    {{- end }}
 {{- end -}}
 
 {{- define "vellet.serviceAccount" -}}

@@ -1,6 +1,7 @@
 """The wallet's internal API (API.md, "Wallet (internal)"): services only.
 
-Routed under ``/internal/v1`` on the wallet's own app and port, and
+Routed under ``/internal/v1`` on the wallet's internal app and port
+(``VELLET_WALLET_INTERNAL_PORT``; the public port answers 404), and
 protected by a service JWT for the ``vellet-wallet-internal`` audience
 (minted with ``VELLET_JWT_SECRET``; a token for the bank, or a user's
 session, is refused). **An ingress must never route ``/internal``**: only

@@ -8,8 +8,8 @@ Everything starts and stops inside ``create_app``'s ``cleanup_ctx``, so
   default), stopped gracefully through ``Consumer.run_in_background``;
 * the reconciler timer (``VELLET_WALLET_RECONCILER``, on by default; off in
   a cluster, where the operator re-drives);
-* the internal API routes and the metrics refreshers (queue depth of both
-  bank streams, unfinished transfers, outbox backlog, breaker state).
+* the metrics refreshers (queue depth of both bank streams, unfinished
+  transfers, outbox backlog, breaker state).
 
 Shutdown runs in reverse: consumer and timer first, then the relay, then
 (in ``app``) the event relay and the pools they all use.

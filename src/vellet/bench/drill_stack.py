@@ -101,7 +101,7 @@ class Stack:
             number = f"{300_000_000_000 + i}"
             body = {"account_number": number, "name": f"Drill {i}", "currency": "INR",
                     "email": f"drill{i}@example.test", "balance": "5000.00"}  # fmt: skip
-            async with http.post(f"{self.banks[0].url}/api/v1/accounts", json=body,
+            async with http.post(f"{self.banks[0].internal_url}/api/v1/accounts", json=body,
                                  headers=self._admin()) as resp:  # fmt: skip
                 assert resp.status == 201, await resp.text()
             creds = {"account_number": number, "password": "drill password 1"}
@@ -120,7 +120,7 @@ class Stack:
 
     async def close_bank_accounts(self, http: aiohttp.ClientSession, users: list[User]) -> None:
         for user in users:
-            url = f"{self.banks[0].url}/api/v1/accounts/{user.account_number}"
+            url = f"{self.banks[0].internal_url}/api/v1/accounts/{user.account_number}"
             async with http.patch(url, json={"status": "closed"}, headers=self._admin()) as resp:
                 assert resp.status == 200, await resp.text()
 
@@ -189,25 +189,30 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
     code_key = secrets.token_urlsafe(32)
     banks = []
     for name in ("bank-a", "bank-b"):
-        port = free_port()
+        port, internal = free_port(), free_port()
         env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url,
                     "VELLET_JWT_SECRET": secret, "VELLET_BANK_PORT": str(port),
+                    "VELLET_BANK_INTERNAL_PORT": str(internal),
                     "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
                     "VELLET_BANK_SMTP_HOST": sink.host,
                     "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)})  # fmt: skip
-        banks.append(ServiceProcess("bank", env, port, root / f"{name}.log"))
+        banks.append(
+            ServiceProcess("bank", env, port, root / f"{name}.log", internal_port=internal)
+        )
     proxy = await LossyProxy("127.0.0.1", banks[0].port).start()
     session_secret = secrets.token_urlsafe(32)
     wallets = []
     for name, bank_url in (("wallet-a", proxy.url), ("wallet-b", banks[1].url)):
-        port = free_port()
+        port, internal = free_port(), free_port()
         env = _env(_WALLET_SETTINGS | {
             "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url,
             "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
-            "VELLET_CONSUMER_NAME": name,
+            "VELLET_WALLET_INTERNAL_PORT": str(internal), "VELLET_CONSUMER_NAME": name,
         })  # fmt: skip
-        wallets.append(ServiceProcess("wallet", env, port, root / f"{name}.log"))
+        wallets.append(
+            ServiceProcess("wallet", env, port, root / f"{name}.log", internal_port=internal)
+        )
     stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy, sink)
     try:
         await stack.ensure_running()

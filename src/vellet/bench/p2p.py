@@ -211,18 +211,25 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
-    ports = [free_port() for _ in range(args.wallets)]
-    wallets = [spawn("wallet", env | {"VELLET_WALLET_PORT": str(port)}) for port in ports]
+    ports = [(free_port(), free_port()) for _ in range(args.wallets)]
+    wallets = [
+        spawn(
+            "wallet",
+            env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
+        )
+        for pub, inner in ports
+    ]
     result = Result()
     try:
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        urls = [f"http://127.0.0.1:{public}" for public, _ in ports]
+        metrics_urls = [f"http://127.0.0.1:{internal}" for _, internal in ports]
         for url, wallet in zip(urls, wallets, strict=True):
             await wait_healthy(url, wallet)
         users = await setup_users(args.users, wallet_db, sessions)
         pgbench_db = await pgbench_init(found)
         # Rounds alternate the two loads, so both see the machine as it is then.
         for n in range(args.rounds):
-            round_ = await drive(args, urls, users, n)
+            round_ = await drive(args, urls, users, n, metrics_urls)
             await drain_outbox(wallet_db)
             round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
             result.rounds.append(round_)

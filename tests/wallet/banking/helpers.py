@@ -70,15 +70,16 @@ async def move(client: WalletClient, kind: str, amount: str, *, key: str | None 
     )  # fmt: skip
 
 
-async def open_accounts(bank_url: str, wallet_url: str, http: aiohttp.ClientSession, count: int,
-                        *, balance: str = "1000.00") -> list[WalletClient]:  # fmt: skip
-    """``count`` bank accounts, each signed up in the wallet and logged in."""
+async def open_accounts(bank_admin_url: str, wallet_url: str, http: aiohttp.ClientSession,
+                        count: int, *, balance: str = "1000.00") -> list[WalletClient]:  # fmt: skip
+    """``count`` bank accounts (opened on the bank's internal port, ``bank_admin_url``),
+    each signed up in the wallet and logged in."""
     clients = []
     for _ in range(count):
         number = new_account_number()
         body = {"account_number": number, "name": "Test Holder", "currency": "INR",
                 "email": holder_email(number), "balance": balance}  # fmt: skip
-        async with http.post(f"{bank_url}/api/v1/accounts", json=body,
+        async with http.post(f"{bank_admin_url}/api/v1/accounts", json=body,
                              headers=auth(admin_token())) as resp:  # fmt: skip
             assert resp.status == 201, await resp.text()
         client = WalletClient(http, wallet_url)

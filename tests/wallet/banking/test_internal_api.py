@@ -1,4 +1,4 @@
-"""The wallet's internal API: service token only, same idempotency as the public one."""
+"""The wallet's internal API: its own port, a service token, the public idempotency rules."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ async def test_create_on_behalf_of_an_account_with_the_public_idempotency_rules(
     alice = await registered(bank, wallet, http)
     bob = await registered(bank, wallet, http)
     assert (await move(alice, "deposit", "50.00")).status == 201
-    op = WalletClient(http, wallet.url)
+    op = WalletClient(http, wallet.internal_url)
     key = str(uuid.uuid4())  # the operator sends the Transfer's UID
     body = {"kind": "p2p", "amount": "12.50", "currency": "INR",
             "from_account": alice.account_number, "to_account": bob.account_number}  # fmt: skip
@@ -76,7 +76,7 @@ async def test_the_internal_api_needs_a_service_token_for_its_audience(
     code: str,
 ) -> None:
     headers = make_headers()
-    client = WalletClient(http, wallet.url)
+    client = WalletClient(http, wallet.internal_url)
     tid = uuid.uuid4()
     for method, path in [
         ("POST", "/internal/v1/transfers"),
@@ -93,7 +93,8 @@ async def test_a_users_session_is_not_a_service_token(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     alice = await registered(bank, wallet, http)
-    reply = await alice.call("GET", f"/internal/v1/transfers/{uuid.uuid4()}")
+    her_session = WalletClient(http, wallet.internal_url, token=alice.token)
+    reply = await her_session.call("GET", f"/internal/v1/transfers/{uuid.uuid4()}")
     assert reply.status == 401
 
 
@@ -101,7 +102,7 @@ async def test_bad_internal_requests_are_4xx_problems(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:
     alice = await registered(bank, wallet, http)
-    op = WalletClient(http, wallet.url)
+    op = WalletClient(http, wallet.internal_url)
     body = {"kind": "deposit", "amount": "1.00", "currency": "INR"}
     cases = [
         ("POST", "/internal/v1/transfers", body, None, 400, "missing_idempotency_key"),
@@ -130,7 +131,7 @@ async def test_read_any_transfer_list_stuck_ones_and_redrive_is_a_no_op_when_fin
     alice = await registered(bank, wallet, http)
     deposit = await move(alice, "deposit", "5.00")
     assert deposit.status == 201
-    op = WalletClient(http, wallet.url)
+    op = WalletClient(http, wallet.internal_url)
     got = await op.call("GET", f"/internal/v1/transfers/{deposit.body['id']}",
                         headers=internal_headers())  # fmt: skip
     assert (got.status, got.body) == (200, deposit.body)
@@ -140,3 +141,52 @@ async def test_read_any_transfer_list_stuck_ones_and_redrive_is_a_no_op_when_fin
     redriven = await op.call("POST", f"/internal/v1/transfers/{deposit.body['id']}/redrive",
                              headers=internal_headers())  # fmt: skip
     assert (redriven.status, redriven.body) == (200, deposit.body)
+
+
+async def test_the_public_port_serves_neither_the_internal_api_nor_metrics(
+    bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    """An ingress that routes ``/`` to the public port reaches nothing internal: with a
+    valid operator token, every internal route there is a 404 problem, as is /metrics;
+    the same calls on the internal port work."""
+    alice = await registered(bank, wallet, http)
+    deposit = await move(alice, "deposit", "5.00")
+    assert deposit.status == 201
+    tid = deposit.body["id"]
+    calls = [
+        ("POST", "/internal/v1/transfers"),
+        ("GET", f"/internal/v1/transfers/{tid}"),
+        ("GET", "/internal/v1/transfers?state=queued&older_than=0"),
+        ("POST", f"/internal/v1/transfers/{tid}/redrive"),
+        ("GET", "/metrics"),
+    ]
+    public = WalletClient(http, wallet.url)
+    for method, path in calls:
+        reply = await public.call(method, path, headers=internal_headers())
+        assert reply.status == 404, (method, path, reply.body)
+        assert reply.headers["Content-Type"].startswith("application/problem+json"), path
+        assert reply.body["code"] == "not_found", path
+
+    internal = WalletClient(http, wallet.internal_url)
+    got = await internal.call("GET", f"/internal/v1/transfers/{tid}", headers=internal_headers())
+    assert (got.status, got.body) == (200, deposit.body)
+    redriven = await internal.call("POST", f"/internal/v1/transfers/{tid}/redrive",
+                                   headers=internal_headers())  # fmt: skip
+    assert redriven.status == 200
+    async with http.get(f"{wallet.internal_url}/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    # One registry behind both ports: the public API's requests are counted here too.
+    assert 'route="/api/v1/transfers"' in text
+    assert 'route="/internal/v1/transfers/{transfer_id}"' in text
+
+
+async def test_the_internal_port_serves_neither_the_public_api_nor_the_dashboard(
+    wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    """The other way round: the operator's port is not a second way into the public API."""
+    for path in ("/api/v1/openapi.json", "/login", "/"):
+        async with http.get(f"{wallet.internal_url}{path}") as resp:
+            assert resp.status == 404, path
+    async with http.get(f"{wallet.url}/api/v1/openapi.json") as resp:
+        assert resp.status == 200

@@ -153,7 +153,7 @@ async def test_metrics_show_queues_bank_availability_states_and_settle_time(
         proxy.drop_responses = True
         for _ in range(4):  # three lost answers open the breaker; the fourth is not tried
             assert (await move(alice, "withdrawal", "1.00")).status == 202
-        async with http.get(f"{wallet.url}/metrics") as resp:
+        async with http.get(f"{wallet.internal_url}/metrics") as resp:
             assert resp.status == 200
         requests, results = streams.BANK_REQUESTS, streams.BANK_RESULTS
         assert sample(wallet, "vellet_queue_depth", stream=requests, group="bank") == 4
