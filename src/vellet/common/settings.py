@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vellet.common.digits import decimal_number, whole_number
 from vellet.common.errors import ConfigError
 
 
@@ -66,10 +67,9 @@ class Env:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        value = whole_number(raw)
+        if value is None:  # int() would take "1_000", "+5" or "١٢"
+            raise ConfigError(f"{name} must be a whole number (digits 0-9), got {raw[:40]!r}")
         if not minimum <= value <= maximum:
             raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
         return value
@@ -78,10 +78,9 @@ class Env:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        value = decimal_number(raw)
+        if value is None:  # float() would take "nan", "inf", "1e3" or "١٢"
+            raise ConfigError(f"{name} must be a number such as 2 or 0.5, got {raw[:40]!r}")
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
