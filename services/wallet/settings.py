@@ -54,8 +54,10 @@ class SessionSettings:
     #: Lifetime of a session, in seconds. Sessions are stateless JWTs, so this
     #: is also how long a stolen token stays usable after logout.
     ttl_seconds: int = 900
-    #: Mark cookies ``Secure`` (HTTPS only). Off for plain-HTTP local runs.
-    cookie_secure: bool = False
+    #: Mark cookies ``Secure`` (sent over HTTPS only). On unless switched off:
+    #: a session cookie sent in clear on any network is a stolen session.
+    #: ``vellet up`` (plain HTTP on loopback) opts out explicitly.
+    cookie_secure: bool = True
 
 
 @dataclass(frozen=True)
