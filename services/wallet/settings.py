@@ -22,6 +22,7 @@ from vellet.common.settings import (
     Secret,
     StreamSettings,
     TokenSettings,
+    require_distinct,
 )
 
 #: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
@@ -214,9 +215,24 @@ class WalletSettings:
     #: The background ledger invariant check exported as a metric.
     audit: AuditSettings = field(default_factory=AuditSettings)
 
+    def service_secrets(self) -> dict[str, Secret]:
+        """Every service secret this wallet holds, by its setting's name.
+
+        The session key must differ from each (:func:`require_distinct`):
+        a service key leaks to other processes, and must never mint a user's
+        session. A new service secret is added here and is checked with it.
+        """
+        return {"VELLET_JWT_SECRET": self.tokens.secret}
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
-        env = Env(environ)
+        settings = cls._read(Env(environ))
+        require_distinct("VELLET_SESSION_SECRET", settings.sessions.secret,
+                         settings.service_secrets())  # fmt: skip
+        return settings
+
+    @classmethod
+    def _read(cls, env: Env) -> WalletSettings:
         database_url = env.optional("VELLET_WALLET_DATABASE_URL")
         redis_url = env.optional("VELLET_REDIS_URL")
         bank_url = env.optional("VELLET_BANK_URL")

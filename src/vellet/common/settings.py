@@ -11,6 +11,7 @@ the value, so a settings object can be logged safely.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -39,6 +40,22 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def require_distinct(name: str, secret: Secret, others: Mapping[str, Secret]) -> None:
+    """Refuse ``secret`` when it equals any of ``others`` (name -> secret).
+
+    Two keys that guard different things must not be one key: whoever holds
+    one would hold both. The message names the settings, never a value.
+    """
+    mine = secret.get().encode()
+    for other_name, other in others.items():
+        theirs = other.get().encode()
+        if mine and theirs and hmac.compare_digest(mine, theirs):
+            raise ConfigError(
+                f"{name} must not be the same as {other_name}: whoever holds one key "
+                f"would hold both; generate a separate random value for {name}"
+            )
 
 
 class Env:
