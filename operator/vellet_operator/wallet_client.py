@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from vellet.common import tokens
+from vellet.common import jsontext, tokens
 from vellet.common.settings import TokenSettings
 from vellet.operator.domain import PHASES, WalletTransfer
 
@@ -120,7 +120,7 @@ class WalletClient:
                 timeout=self._timeout,
             ) as response:
                 if response.status < 300:
-                    return await response.json(content_type=None)
+                    return await response.json(content_type=None, loads=jsontext.loads)
                 problem = await _problem(response)
                 error = classify(response.status, problem, response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
@@ -132,7 +132,7 @@ class WalletClient:
 
 async def _problem(response: aiohttp.ClientResponse) -> dict[str, Any]:
     try:
-        body = await response.json(content_type=None)
+        body = await response.json(content_type=None, loads=jsontext.loads)
     except (ValueError, aiohttp.ClientError):
         return {}
     return body if isinstance(body, dict) else {}

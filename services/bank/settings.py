@@ -16,6 +16,7 @@ from vellet.common.settings import (
     Secret,
     StreamSettings,
     TokenSettings,
+    require_distinct,
 )
 
 #: The bank's own sender: it mails its customers, not Vellet's notifier.
@@ -89,7 +90,14 @@ class BankSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> BankSettings:
-        env = Env(environ)
+        settings = cls._read(Env(environ))
+        # The code key must stay the bank's alone: the service key is held by others.
+        require_distinct("VELLET_BANK_CODE_KEY", settings.signup.code_key,
+                         {"VELLET_JWT_SECRET": settings.tokens.secret})  # fmt: skip
+        return settings
+
+    @classmethod
+    def _read(cls, env: Env) -> BankSettings:
         database_url = env.optional("VELLET_BANK_DATABASE_URL")
         redis_url = env.optional("VELLET_REDIS_URL")
         if database_url is None or redis_url is None:

@@ -22,6 +22,7 @@ from vellet.common.settings import (
     Secret,
     StreamSettings,
     TokenSettings,
+    require_distinct,
 )
 
 #: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
@@ -54,8 +55,10 @@ class SessionSettings:
     #: Lifetime of a session, in seconds. Sessions are stateless JWTs, so this
     #: is also how long a stolen token stays usable after logout.
     ttl_seconds: int = 900
-    #: Mark cookies ``Secure`` (HTTPS only). Off for plain-HTTP local runs.
-    cookie_secure: bool = False
+    #: Mark cookies ``Secure`` (sent over HTTPS only). On unless switched off:
+    #: a session cookie sent in clear on any network is a stolen session.
+    #: ``vellet up`` (plain HTTP on loopback) opts out explicitly.
+    cookie_secure: bool = True
 
 
 @dataclass(frozen=True)
@@ -215,9 +218,24 @@ class WalletSettings:
     #: The background ledger invariant check exported as a metric.
     audit: AuditSettings = field(default_factory=AuditSettings)
 
+    def service_secrets(self) -> dict[str, Secret]:
+        """Every service secret this wallet holds, by its setting's name.
+
+        The session key must differ from each (:func:`require_distinct`):
+        a service key leaks to other processes, and must never mint a user's
+        session. A new service secret is added here and is checked with it.
+        """
+        return {"VELLET_JWT_SECRET": self.tokens.secret}
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
-        env = Env(environ)
+        settings = cls._read(Env(environ))
+        require_distinct("VELLET_SESSION_SECRET", settings.sessions.secret,
+                         settings.service_secrets())  # fmt: skip
+        return settings
+
+    @classmethod
+    def _read(cls, env: Env) -> WalletSettings:
         database_url = env.optional("VELLET_WALLET_DATABASE_URL")
         redis_url = env.optional("VELLET_REDIS_URL")
         bank_url = env.optional("VELLET_BANK_URL")

@@ -197,6 +197,9 @@ async def _start_bank(stack: Stack, accounts: int) -> None:
 
 async def _start_wallet(stack: Stack, accounts: int) -> None:
     # Every demo sign-up comes from this machine's one address; one window must fit them.
+    # The local stack serves plain HTTP on loopback, where a Secure cookie would never
+    # be sent back by an HTTP client: opt out here, explicitly (the default is secure).
+    stack.env.setdefault("VELLET_COOKIE_SECURE", "false")
     stack.env.setdefault("VELLET_SIGNUP_MAX_PER_ADDRESS", str(max(50, accounts)))
     settings = WalletSettings.from_env(stack.env)
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from tests.support.bank import RunningBank, admin_token, auth, service_token
 
@@ -84,3 +85,30 @@ async def test_a_service_token_cannot_create_accounts(
     ) as resp:
         assert resp.status == 403
         assert (await resp.json())["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "char"),
+    [
+        ("name", "Eve \u202eliA", "U+202E"),
+        ("name", "Al\u200bice", "U+200B"),
+        ("name", "Alice\nBcc: eve@example.test", "U+000A"),
+        ("email", "al\u200bice@example.test", "U+200B"),
+    ],
+)
+async def test_a_name_or_email_with_invisible_characters_is_422(
+    bank: RunningBank, http: aiohttp.ClientSession, field: str, value: str, char: str
+) -> None:
+    body = {"account_number": "123456789012", "name": "Alice", "currency": "INR",
+            "email": "alice@example.test", "balance": "0"} | {field: value}  # fmt: skip
+    async with http.post(f"{bank.url}/api/v1/accounts", json=body,
+                         headers=auth(admin_token())) as resp:  # fmt: skip
+        assert resp.status == 422
+        assert resp.content_type == "application/problem+json"
+        problem = await resp.json()
+    assert problem["code"] == f"invalid_{field}"
+    assert problem["detail"].startswith(f"{field} must be plain visible text")
+    assert char in problem["detail"]
+    async with http.get(f"{bank.url}/api/v1/accounts/123456789012",
+                        headers=auth(service_token())) as resp:  # fmt: skip
+        assert resp.status == 404  # not created

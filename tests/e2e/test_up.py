@@ -61,6 +61,11 @@ async def _demo_user_can_log_in(
     async with http.post(f"{wallet}/api/v1/auth/login", json=login) as resp:
         assert resp.status == 200, await resp.text()
         token = (await resp.json())["token"]
+        # Plain HTTP on loopback: vellet up opts out of Secure cookies explicitly,
+        # or a browser on http://127.0.0.1 would never send the session back.
+        cookies = resp.headers.getall("Set-Cookie")
+    assert cookies
+    assert not any("Secure" in c.split("; ") for c in cookies), cookies
     async with http.get(
         f"{wallet}/api/v1/me", headers={"Authorization": f"Bearer {token}"}
     ) as resp:

@@ -33,7 +33,9 @@ from vellet.wallet.settings import (
 from vellet.wallet.state import POOL
 
 SESSION_SECRET = "wallet-session-test-secret-0123456789abcdef"
-TEST_SESSIONS = SessionSettings(secret=Secret(SESSION_SECRET))
+#: Test wallets serve plain HTTP on loopback, as ``vellet up`` does, and opt out
+#: of Secure cookies the same explicit way (the shipped default is secure).
+TEST_SESSIONS = SessionSettings(secret=Secret(SESSION_SECRET), cookie_secure=False)
 #: argon2id at test cost: the same code path, a fraction of the memory and time.
 CHEAP_PASSWORDS = PasswordSettings(memory_kib=1024, time_cost=1, parallelism=1)
 PASSWORD = "correct horse battery"

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from vellet.common import tokens
+from vellet.common import jsontext, tokens
 from vellet.common.errors import Unavailable
 from vellet.common.settings import TokenSettings
 
@@ -70,7 +70,7 @@ class BankClient:
                 if response.status not in expected:
                     log.warning("bank answered %d to %s", response.status, what)
                     raise _unavailable()
-                data = await response.json() if response.status == 200 else None
+                data = await response.json(loads=jsontext.loads) if response.status == 200 else None
                 return response.status, data
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
             log.warning("bank %s failed: %s", what, type(err).__name__)
@@ -138,7 +138,7 @@ class BankTransfers:
                 if response.status != 200:
                     log.warning("bank answered %d to a transfer", response.status)
                     raise BankNoAnswer(f"HTTP {response.status}")
-                return await response.json()
+                return await response.json(loads=jsontext.loads)
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
             raise BankNoAnswer(type(err).__name__) from None
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from vellet.common.digits import whole_number
 from vellet.common.errors import InvalidRequest, VelletError
 from vellet.common.money import format_amount, parse_amount
 from vellet.wallet import wire
@@ -190,17 +191,13 @@ def response_status(state: str) -> int:
     return 202 if state in UNFINISHED else 201
 
 
-def _digits(raw: str) -> bool:
-    """ASCII digits only: ``int()`` would also read full-width or Arabic-Indic digits."""
-    return raw.isascii() and raw.isdigit()
-
-
 def parse_older_than(raw: str | None, default: int = 60) -> int:
     if raw is None:
         return default
-    if not _digits(raw) or int(raw) > 10 * 365 * 86400:
+    seconds = whole_number(raw)
+    if seconds is None or seconds > 10 * 365 * 86400:
         raise InvalidRequest("older_than must be a whole number of seconds", code="invalid_query")
-    return int(raw)
+    return seconds
 
 
 def parse_stuck_state(raw: str | None) -> str:
@@ -213,7 +210,8 @@ def parse_stuck_state(raw: str | None) -> str:
 def parse_list_limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
     if raw is None:
         return default
-    if not _digits(raw) or not 1 <= int(raw) <= maximum:
+    limit = whole_number(raw)
+    if limit is None or not 1 <= limit <= maximum:
         raise InvalidRequest(f"limit must be a whole number from 1 to {maximum}",
                              code="invalid_limit")  # fmt: skip
-    return int(raw)
+    return limit

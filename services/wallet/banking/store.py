@@ -119,7 +119,7 @@ async def _known_key(conn: Conn, user_id: int, key: str, fingerprint: str) -> Op
     """The rules of ``wallet_p2p_batch`` for a key seen before (same table, same lock)."""
     row = await conn.fetchrow(
         "SELECT fingerprint, state, response_status, response_body::text AS body, "
-        "expires_at IS NOT NULL AND expires_at <= now() AS expired "
+        "wallet_key_expired(state, expires_at, transfer_id) AS expired "  # 0005
         "FROM idempotency_keys WHERE user_id = $1 AND key = $2",
         user_id,
         key,

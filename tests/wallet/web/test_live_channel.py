@@ -182,7 +182,7 @@ async def test_an_event_published_by_another_replica_reaches_the_socket(
 async def test_the_socket_closes_when_the_session_expires(
     bank: RunningBank, wallet_dsn: str, redis_url: str
 ) -> None:
-    short = SessionSettings(secret=Secret(SESSION_SECRET), ttl_seconds=2)
+    short = SessionSettings(secret=Secret(SESSION_SECRET), ttl_seconds=2, cookie_secure=False)
     brief = await start_wallet(wallet_dsn, redis_url, bank.url, sessions=short,
                                http=HttpSettings(port=0))  # fmt: skip
     try:

@@ -10,6 +10,8 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from vellet.common import jsontext
+
 log = logging.getLogger("vellet.streams")
 
 #: Transfers the wallet wants the bank to execute.
@@ -55,7 +57,7 @@ async def publish_many(redis: Redis, stream: str, payloads: Sequence[Mapping[str
 
 def payload_of(fields: Fields) -> dict[str, Any]:
     """Decode a message published by :func:`publish`; ValueError/TypeError/KeyError if malformed."""
-    data = json.loads(fields["payload"])
+    data = jsontext.loads(fields["payload"])  # too deep: a ValueError, dead-lettered
     if not isinstance(data, dict):
         raise TypeError("payload is not a JSON object")
     return data
