@@ -28,8 +28,10 @@ async def test_deeply_nested_json_is_400_malformed(
     bank: RunningBank, http: aiohttp.ClientSession, method: str, path: str, admin: bool
 ) -> None:
     token = admin_token() if admin else service_token()
+    # Admin routes live on the bank's internal port only.
+    base = bank.internal_url if admin else bank.url
     headers = {**auth(token), "Content-Type": "application/json"}
-    async with http.request(method, bank.url + path, data=DEEP, headers=headers) as resp:
+    async with http.request(method, base + path, data=DEEP, headers=headers) as resp:
         assert resp.status == 400, await resp.text()
         assert resp.content_type == "application/problem+json"
         body = await resp.json()
