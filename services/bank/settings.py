@@ -60,7 +60,8 @@ class BankSettings:
     #: PostgreSQL URL of the bank's own database.
     database_url: str
     #: Redis URL (request/result streams and the cache).
-    redis_url: str
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
     #: Where the HTTP API listens.
     http: HttpSettings = field(default_factory=HttpSettings)
     #: How the request-stream consumer reads and gives up.
