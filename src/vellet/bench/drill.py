@@ -39,6 +39,7 @@ import aiohttp
 from vellet.bench.books import Books, compare_books
 from vellet.bench.drill_load import Step, Tally, User, plan, run_load, submit
 from vellet.bench.drill_stack import Stack, start_stack
+from vellet.common import redis_acl
 from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.errors import ConfigError
@@ -72,7 +73,9 @@ def _main(args: argparse.Namespace) -> int:
         root = Path(tmp)
         root.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
         pg = EmbeddedPostgres(root / "pg", fsync=False).start()
-        redis = EmbeddedRedis(root / "redis", persistent=False).start()
+        # Each bank and wallet process connects as its own ACL user; flushing uses the admin.
+        redis = EmbeddedRedis(root / "redis", persistent=False,
+                              passwords=redis_acl.generate_passwords()).start()  # fmt: skip
         try:
             ok = asyncio.run(_drill(args, root, pg, redis))
         finally:

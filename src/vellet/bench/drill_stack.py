@@ -190,7 +190,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
     banks = []
     for name in ("bank-a", "bank-b"):
         port = free_port()
-        env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url,
+        env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url_for("bank"),
                     "VELLET_JWT_SECRET": secret, "VELLET_BANK_PORT": str(port),
                     "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
                     "VELLET_BANK_SMTP_HOST": sink.host,
@@ -202,7 +202,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
     for name, bank_url in (("wallet-a", proxy.url), ("wallet-b", banks[1].url)):
         port = free_port()
         env = _env(_WALLET_SETTINGS | {
-            "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url,
+            "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url_for("wallet"),
             "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
             "VELLET_CONSUMER_NAME": name,
