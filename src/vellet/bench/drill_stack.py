@@ -139,6 +139,9 @@ class Stack:
         try:
             dead = sum([await client.xlen(streams.dead_letter_stream(s))
                         for s in (streams.BANK_REQUESTS, streams.BANK_RESULTS)])  # fmt: skip
+            # Commands a service's ACL user was refused (since Redis last started): a
+            # service kept from its own work would show here before it showed as money.
+            denials = len(await client.acl_log(count=128))
         finally:
             await client.aclose()
         return {
@@ -150,6 +153,7 @@ class Stack:
                                            "SELECT count(*) FROM transfers WHERE attempts > 1"),
             "misentered": await _fetchval(self.wallet_db, _MISENTERED),
             "dead_letters": int(dead),
+            "acl_denials": denials,
         }  # fmt: skip
 
     async def stop(self) -> None:
