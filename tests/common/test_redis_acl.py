@@ -238,3 +238,29 @@ def test_settings_never_show_the_redis_password() -> None:
     for settings in (BankSettings.from_env(env), NotifierSettings.from_env(env)):
         assert settings.redis_url == url
         assert "pa55word-xyz" not in repr(settings)
+
+
+async def test_setuser_commands_make_the_same_users_on_a_redis_of_your_own(
+    users: dict[str, aioredis.Redis],
+    acl_redis: EmbeddedRedis,
+) -> None:
+    """What the README tells an operator to pipe into redis-cli, run on a real server."""
+    admin = users["admin"]
+    environ = {"VELLET_REDIS_NOTIFIER_PASSWORD": "another-notifier-pw"}
+    [line] = redis_acl.main(["redis_acl", "setuser"], environ).splitlines()
+    assert "another-notifier-pw" not in line
+    try:
+        await admin.execute_command(*line.split())
+        again = aioredis.Redis.from_url(
+            redis_acl.with_credentials(acl_redis.url, "notifier", "another-notifier-pw")
+        )
+        try:
+            with pytest.raises(NoPermissionError):
+                await again.xadd(REQUESTS, {"payload": "{}"})
+            assert await again.xadd(streams.dead_letter_stream(EVENTS), {"a": "b"})
+        finally:
+            await again.aclose()
+    finally:  # the fixture's own notifier password again
+        assert acl_redis.passwords
+        restore = redis_acl.setuser_commands({"notifier": acl_redis.passwords["notifier"]})
+        await admin.execute_command(*restore.split())

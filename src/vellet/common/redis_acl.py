@@ -35,7 +35,9 @@ stream it reads, so no other service needs a group command on it.
 
 The chart cannot import Python: ``charts/vellet/files/redis-acl.yaml`` holds
 the same rules, written by ``python -m vellet.common.redis_acl`` and checked
-against this module by a test.
+against this module by a test. For your own Redis,
+``python -m vellet.common.redis_acl setuser`` prints the ``ACL SETUSER``
+commands (password hashes only) to pipe into ``redis-cli``.
 """
 
 from __future__ import annotations
@@ -213,5 +215,32 @@ def chart_rules() -> str:
     return "\n".join(head + body) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover - run by hand after changing a rule
-    sys.stdout.write(chart_rules())
+def setuser_commands(passwords: dict[str, str]) -> str:
+    """``ACL SETUSER`` lines (for ``redis-cli``) creating the service users on your own Redis.
+
+    Passwords appear only as hashes; ``reset`` first, so a rerun after a rule changed
+    leaves exactly these rules.
+    """
+    return "".join(
+        f"ACL SETUSER {user} reset on {password_hash(passwords[user])} {acl_rules(access)}\n"
+        for user, access in SERVICES.items()
+        if user in passwords
+    )
+
+
+def main(argv: list[str], environ: dict[str, str]) -> str:
+    """``python -m vellet.common.redis_acl [setuser]``: the chart's rules, or SETUSER lines.
+
+    ``setuser`` reads each service's password from ``VELLET_REDIS_<USER>_PASSWORD``.
+    """
+    if argv[1:] == ["setuser"]:
+        found = {u: environ[f"VELLET_REDIS_{u.upper()}_PASSWORD"] for u in SERVICES
+                 if environ.get(f"VELLET_REDIS_{u.upper()}_PASSWORD")}  # fmt: skip
+        return setuser_commands(found)
+    return chart_rules()
+
+
+if __name__ == "__main__":  # pragma: no cover - run by hand
+    import os
+
+    sys.stdout.write(main(sys.argv, dict(os.environ)))
