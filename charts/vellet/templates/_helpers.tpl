@@ -254,7 +254,7 @@ vellet.common.redis_acl). Passwords only as SHA-256. (dict "root" $ "passwords" 
 user default off resetkeys resetchannels -@all
 user admin on #{{ sha256sum .passwords.admin }} ~* &* +@all
 {{- range $user := list "bank" "wallet" "notifier" }}
-user {{ $user }} on #{{ sha256sum (index $.passwords $user) }} {{ index $rules $user }}
+user {{ $user }} on #{{ sha256sum (index $.passwords $user) }} {{ index $rules $user | join " " }}
 {{- end }}
 {{ end -}}
 
