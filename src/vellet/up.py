@@ -102,7 +102,7 @@ class Stack:
     dashboard: str = ""
     #: Each service's own Redis URL (its ACL user) when Redis is embedded; else all
     #: services share ``VELLET_REDIS_URL``.
-    redis_urls: dict[str, str] = field(default_factory=dict)
+    redis_urls: dict[str, str] = field(default_factory=dict, repr=False)
 
     def env_for(self, service: str) -> dict[str, str]:
         """The environment ``service`` reads its settings from: its own Redis URL."""
