@@ -61,7 +61,8 @@ class BankSettings:
     #: PostgreSQL URL of the bank's own database.
     database_url: str
     #: Redis URL (request/result streams and the cache).
-    redis_url: str
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
     #: Where the wallet-facing API (look-ups, transfers, sign-up challenges)
     #: and health listen.
     http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8081))

@@ -39,7 +39,8 @@ class NotifierSettings:
     """Everything ``vellet notifier serve`` needs."""
 
     #: Redis URL (the event stream and the delivery ledger).
-    redis_url: str
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
     #: Where /healthz, /readyz and /metrics listen.
     http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8083))
     #: How the event-stream consumer reads, claims and dead-letters.

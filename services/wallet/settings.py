@@ -178,7 +178,8 @@ class WalletSettings:
     #: PostgreSQL URL of the wallet's own database.
     database_url: str
     #: Redis URL (transfer event stream, login counters).
-    redis_url: str
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
     #: Base URL of the bank's HTTP API, e.g. ``http://127.0.0.1:8081``.
     bank_url: str
     #: Where the public API, the dashboard and health listen (an ingress may route here).

@@ -40,6 +40,7 @@ from vellet.common.embedded import (
     prometheus_binary,
 )
 from vellet.common.errors import ConfigError
+from vellet.common.redis_acl import ADMIN_USER, SERVICES, redacted
 from vellet.common.settings import Env
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
@@ -51,6 +52,9 @@ from vellet.wallet.auth.demo import sign_up_demo_users
 from vellet.wallet.settings import WalletSettings
 
 _GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
+#: The embedded Redis's passwords, one per ACL user, kept with the other secrets.
+_REDIS_PASSWORDS = {user: f"VELLET_REDIS_{user.upper()}_PASSWORD" for user in
+                    (ADMIN_USER, *SERVICES)}  # fmt: skip
 
 
 def register(sub: Any) -> None:
@@ -96,6 +100,14 @@ class Stack:
     unregistered: int = 2
     #: Printed first: what a newcomer opens, and how to log in there.
     dashboard: str = ""
+    #: Each service's own Redis URL (its ACL user) when Redis is embedded; else all
+    #: services share ``VELLET_REDIS_URL``.
+    redis_urls: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """The environment ``service`` reads its settings from: its own Redis URL."""
+        url = self.redis_urls.get(service)
+        return {**self.env, "VELLET_REDIS_URL": url} if url else self.env
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,20 +136,32 @@ def start_servers(stack: Stack) -> None:
         env.setdefault("VELLET_WALLET_DATABASE_URL", pg.url("vellet_wallet"))
         stack.notes.append(f"PostgreSQL  {pg.admin_url}  (pid {pg.pid}, data in {pg.data_dir})")
     if not env.get("VELLET_REDIS_URL"):
-        redis = EmbeddedRedis(stack.data_dir / "redis").start()
-        stack.servers.append(redis)
-        env["VELLET_REDIS_URL"] = redis.url
-        stack.notes.append(f"Redis       {redis.url}  (pid {redis.pid}, AOF in {redis.data_dir})")
+        _start_redis(stack)
 
 
-def _load_or_generate_secrets(stack: Stack) -> None:
+def _start_redis(stack: Stack) -> None:
+    """Redis with one ACL user per service; the admin user stays with this process."""
+    _load_or_generate_secrets(stack, tuple(_REDIS_PASSWORDS.values()))
+    passwords = {user: stack.env[name] for user, name in _REDIS_PASSWORDS.items()}
+    redis = EmbeddedRedis(stack.data_dir / "redis", passwords=passwords).start()
+    stack.servers.append(redis)
+    stack.redis_urls = {service: redis.url_for(service) for service in SERVICES}
+    stack.notes.append(f"Redis       {redacted(redis.url)}  (pid {redis.pid}, AOF in "
+                       f"{redis.data_dir}; users {', '.join(SERVICES)}, passwords in "
+                       f"{stack.data_dir / 'secrets.env'})")  # fmt: skip
+    if not redis.selectors:
+        stack.notes.append("Redis ACL   Redis < 7 has no selectors: a service may also "
+                           "write the streams it reads (install redis-server 7)")  # fmt: skip
+
+
+def _load_or_generate_secrets(stack: Stack, names: tuple[str, ...] = _GENERATED_SECRETS) -> None:
     path = stack.data_dir / "secrets.env"
     kept: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             name, _, value = line.partition("=")
             kept[name.strip()] = value.strip()
-    for name in _GENERATED_SECRETS:
+    for name in names:
         if not stack.env.get(name):
             kept.setdefault(name, secrets.token_urlsafe(48))
             stack.env[name] = kept[name]
@@ -179,7 +203,7 @@ def _to_sink(stack: Stack, smtp: Any, configured: str) -> Any:
 
 
 async def _start_bank(stack: Stack, accounts: int) -> None:
-    settings = BankSettings.from_env(stack.env)
+    settings = BankSettings.from_env(stack.env_for("bank"))
     settings = dataclasses.replace(
         settings, smtp=_to_sink(stack, settings.smtp, "VELLET_BANK_SMTP_HOST")
     )
@@ -201,7 +225,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
     # be sent back by an HTTP client: opt out here, explicitly (the default is secure).
     stack.env.setdefault("VELLET_COOKIE_SECURE", "false")
     stack.env.setdefault("VELLET_SIGNUP_MAX_PER_ADDRESS", str(max(50, accounts)))
-    settings = WalletSettings.from_env(stack.env)
+    settings = WalletSettings.from_env(stack.env_for("wallet"))
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
         await _ensure_database(settings.database_url)
     await database.migrate(settings.database_url)
@@ -237,7 +261,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
 
 
 async def _start_notifier(stack: Stack, accounts: int) -> None:
-    settings = NotifierSettings.from_env(stack.env)
+    settings = NotifierSettings.from_env(stack.env_for("notifier"))
     settings = dataclasses.replace(
         settings, smtp=_to_sink(stack, settings.smtp, "VELLET_SMTP_HOST")
     )

@@ -17,9 +17,11 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import NoPermissionError
 
 from tests.support.waiting import eventually
-from vellet.common import tokens
+from vellet.common import redis_acl, streams, tokens
 from vellet.common.embedded import free_port
 from vellet.common.settings import Secret, TokenSettings
 
@@ -31,7 +33,7 @@ def _env(tmp: Path) -> dict[str, str]:
                VELLET_WALLET_INTERNAL_PORT=str(free_port()),
                VELLET_BANK_INTERNAL_PORT=str(free_port()),
                VELLET_SINK_SMTP_PORT=str(free_port()),
-               VELLET_SINK_HTTP_PORT=str(free_port()), VELLET_LOG_LEVEL="WARNING",
+               VELLET_SINK_HTTP_PORT=str(free_port()), VELLET_LOG_LEVEL="INFO",
                VELLET_PROMETHEUS_PORT=str(free_port()),
                VELLET_PROMETHEUS_INTERVAL="0.5")  # fmt: skip
     return env
@@ -180,6 +182,28 @@ async def _newcomer_signs_up_with_the_mailed_code(
         assert resp.status == 200
 
 
+async def _each_service_is_its_own_redis_user(summary: str, kept: dict[str, str]) -> None:
+    """The services connect as bank, wallet and notifier; the notifier's may not queue."""
+    port = re.search(r"Redis +redis://admin:\*\*\*@127\.0\.0\.1:(\d+)/0", summary)
+    assert port is not None, summary
+    plain = f"redis://127.0.0.1:{port.group(1)}/0"
+    admin = aioredis.Redis.from_url(
+        redis_acl.with_credentials(plain, "admin", kept["VELLET_REDIS_ADMIN_PASSWORD"]),
+        decode_responses=True,
+    )
+    notifier = aioredis.Redis.from_url(
+        redis_acl.with_credentials(plain, "notifier", kept["VELLET_REDIS_NOTIFIER_PASSWORD"])
+    )
+    try:
+        clients = await admin.client_list()
+        assert {c["user"] for c in clients} == {"admin", "bank", "wallet", "notifier"}
+        with pytest.raises(NoPermissionError):
+            await notifier.xadd(streams.BANK_REQUESTS, {"payload": "{}"})
+    finally:
+        await admin.aclose()
+        await notifier.aclose()
+
+
 @pytest.mark.e2e
 async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
@@ -205,10 +229,12 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert after == (f"Open the dashboard: {wallet_url}/  (log in with account "
                          "100000000001, password demo-100000000001)")  # fmt: skip
 
-        secret = dict(
+        kept = dict(
             line.split("=", 1) for line in (tmp_path / "secrets.env").read_text().splitlines()
-        )["VELLET_JWT_SECRET"]
+        )
+        secret = kept["VELLET_JWT_SECRET"]
         assert secret not in summary, "secrets are never printed"
+        await _each_service_is_its_own_redis_user(summary, kept)
         token = tokens.mint(
             TokenSettings(secret=Secret(secret)), audience=tokens.BANK_AUDIENCE, subject="e2e"
         )
@@ -233,6 +259,11 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
+        assert proc.stdout is not None
+        said = summary + proc.stdout.read()
+        assert [name for name, value in kept.items() if value in said] == [], (
+            "secrets (the Redis passwords among them) are never printed or logged"
+        )
         assert not [
             p
             for p in pids

@@ -202,25 +202,37 @@ postgres-password
 {{- end -}}
 {{- end -}}
 
-{{/* env entries giving VELLET_REDIS_URL; the password enters by $(VAR) expansion in the pod. */}}
+{{/*
+env entries giving one component its own VELLET_REDIS_URL: its own ACL user (the in-chart
+Redis's users are named after the components; externalRedis.users names yours), whose
+password enters by $(VAR) expansion in the pod, so no ConfigMap or manifest holds it.
+(dict "root" $ "component" "bank"); "admin" for the `helm test` pod's CONFIG GET.
+*/}}
 {{- define "vellet.redisEnv" -}}
-{{- $secret := include "vellet.redis.secretName" . -}}
-{{- $ext := .Values.externalRedis -}}
+{{- $root := .root -}}
+{{- $secret := include "vellet.redis.secretName" $root -}}
+{{- $ext := $root.Values.externalRedis -}}
+{{- $user := .component -}}
+{{- $key := printf "%s-password" .component -}}
+{{- if not $root.Values.redis.enabled -}}
+{{- $entry := index $ext.users .component -}}
+{{- $user = $entry.username -}}
+{{- $key = $entry.passwordKey -}}
+{{- end -}}
 {{- if $secret }}
 - name: VELLET_REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
-      key: {{ ternary "redis-password" $ext.passwordKey .Values.redis.enabled }}
+      key: {{ $key }}
 {{- end }}
 {{- $auth := "" -}}
 {{- if $secret -}}
-{{- $user := ternary "" $ext.username .Values.redis.enabled -}}
 {{- $auth = printf "%s:$(VELLET_REDIS_PASSWORD)@" $user -}}
 {{- end -}}
-{{- if .Values.redis.enabled }}
+{{- if $root.Values.redis.enabled }}
 - name: VELLET_REDIS_URL
-  value: {{ printf "redis://%s%s:6379/0" $auth (include "vellet.componentName" (dict "root" . "component" "redis")) | quote }}
+  value: {{ printf "redis://%s%s:6379/0" $auth (include "vellet.componentName" (dict "root" $root "component" "redis")) | quote }}
 {{- else }}
 {{- $scheme := ternary "rediss" "redis" $ext.tls.enabled -}}
 {{- $query := "" -}}
@@ -231,6 +243,20 @@ postgres-password
   value: {{ printf "%s://%s%s:%v/%v%s" $scheme $auth $ext.host $ext.port $ext.database $query | quote }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The in-chart Redis's ACL file: the default user off, `admin` (probes, `helm test`) with
+everything, and one user per service with the rules of files/redis-acl.yaml (written from
+vellet.common.redis_acl). Passwords only as SHA-256. (dict "root" $ "passwords" (dict ...))
+*/}}
+{{- define "vellet.redis.aclFile" -}}
+{{- $rules := .root.Files.Get "files/redis-acl.yaml" | fromYaml -}}
+user default off resetkeys resetchannels -@all
+user admin on #{{ sha256sum .passwords.admin }} ~* &* +@all
+{{- range $user := list "bank" "wallet" "notifier" }}
+user {{ $user }} on #{{ sha256sum (index $.passwords $user) }} {{ index $rules $user | join " " }}
+{{- end }}
+{{ end -}}
 
 {{/* The service-token key every component shares. */}}
 {{- define "vellet.jwtEnv" -}}

@@ -39,6 +39,7 @@ import aiohttp
 from vellet.bench.books import Books, compare_books
 from vellet.bench.drill_load import Step, Tally, User, plan, run_load, submit
 from vellet.bench.drill_stack import Stack, start_stack
+from vellet.common import redis_acl
 from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.errors import ConfigError
@@ -72,7 +73,9 @@ def _main(args: argparse.Namespace) -> int:
         root = Path(tmp)
         root.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
         pg = EmbeddedPostgres(root / "pg", fsync=False).start()
-        redis = EmbeddedRedis(root / "redis", persistent=False).start()
+        # Each bank and wallet process connects as its own ACL user; flushing uses the admin.
+        redis = EmbeddedRedis(root / "redis", persistent=False,
+                              passwords=redis_acl.generate_passwords()).start()  # fmt: skip
         try:
             ok = asyncio.run(_drill(args, root, pg, redis))
         finally:
@@ -197,7 +200,7 @@ def _report(args: argparse.Namespace, tally: Tally, funding: Tally, books: Books
         + sum(1 for p in books.problems if "never saw" in p or "but the bank says" in p)
     )
     duplicated = max(0, known - len(accepted)) + books.bank_duplicates + extra["misentered"]
-    holds = books.ok and lost == 0 and duplicated == 0
+    holds = books.ok and lost == 0 and duplicated == 0 and extra["acl_denials"] == 0
     posted = final.get("posted", 0) - funding.first_status.get(201, 0)
     lines = [
         "totals:",
@@ -212,6 +215,8 @@ def _report(args: argparse.Namespace, tally: Tally, funding: Tally, books: Books
         f"  answers lost in transit    {extra['dropped_bytes']} bytes dropped by the proxy",
         f"  re-published (attempts>1)  {extra['republished']}",
         f"  dead letters               {extra['dead_letters']}",
+        f"  Redis ACL denials          {extra['acl_denials']}  (must be 0; since Redis last "
+        "started)",
         f"  lost                       {lost}  (must be 0)",
         f"  duplicated                 {duplicated}  (must be 0)",
         f"  wallet settlement          {books.wallet_settlement / 100:.2f} INR",

@@ -139,6 +139,9 @@ class Stack:
         try:
             dead = sum([await client.xlen(streams.dead_letter_stream(s))
                         for s in (streams.BANK_REQUESTS, streams.BANK_RESULTS)])  # fmt: skip
+            # Commands a service's ACL user was refused (since Redis last started): a
+            # service kept from its own work would show here before it showed as money.
+            denials = len(await client.acl_log(count=128))
         finally:
             await client.aclose()
         return {
@@ -150,6 +153,7 @@ class Stack:
                                            "SELECT count(*) FROM transfers WHERE attempts > 1"),
             "misentered": await _fetchval(self.wallet_db, _MISENTERED),
             "dead_letters": int(dead),
+            "acl_denials": denials,
         }  # fmt: skip
 
     async def stop(self) -> None:
@@ -190,7 +194,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
     banks = []
     for name in ("bank-a", "bank-b"):
         port, internal = free_port(), free_port()
-        env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url,
+        env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url_for("bank"),
                     "VELLET_JWT_SECRET": secret, "VELLET_BANK_PORT": str(port),
                     "VELLET_BANK_INTERNAL_PORT": str(internal),
                     "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
@@ -205,7 +209,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
     for name, bank_url in (("wallet-a", proxy.url), ("wallet-b", banks[1].url)):
         port, internal = free_port(), free_port()
         env = _env(_WALLET_SETTINGS | {
-            "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url,
+            "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url_for("wallet"),
             "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
             "VELLET_WALLET_INTERNAL_PORT": str(internal), "VELLET_CONSUMER_NAME": name,

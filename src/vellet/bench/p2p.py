@@ -38,6 +38,7 @@ import asyncpg
 
 from vellet.bench import faults
 from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.common import redis_acl
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -141,8 +142,9 @@ def servers(args: argparse.Namespace, tmp: Path) -> Iterator[Servers]:
             admin_url = pg.admin_url
         redis_url = args.redis_url
         if redis_url is None:
-            redis = EmbeddedRedis(tmp / "redis", persistent=False).start()
-            redis_url = redis.url
+            redis = EmbeddedRedis(tmp / "redis", persistent=False,
+                                  passwords=redis_acl.generate_passwords()).start()  # fmt: skip
+            redis_url = redis.url_for("wallet")  # the only service it runs
         yield Servers(admin_url, redis_url, EmbeddedPostgres(tmp).pgbench())
     finally:
         if redis is not None:
