@@ -23,7 +23,8 @@ async def test_many_mails_to_the_real_sink_share_one_connection(
 ) -> None:
     sink = await start_sink(tmp_path / "mail")
     try:
-        running = await notifiers(smtp=SmtpSettings(host=sink.host, port=sink.smtp_port))
+        smtp = SmtpSettings(host=sink.host, port=sink.smtp_port)
+        running = await notifiers(smtp=smtp, senders=1)
         events = [p2p(ASHA, BO, note=f"n{i}") for i in range(15)]
         for event in events:
             await publish(redis, TRANSFER_EVENTS, event)
@@ -35,6 +36,24 @@ async def test_many_mails_to_the_real_sink_share_one_connection(
         assert len(set(ids)) == 30  # every mail exactly once
         assert sink.connections == 1
         assert await running.metric("vellet_notifier_emails_total", result="sent") == 30
+    finally:
+        await sink.stop()
+
+
+async def test_each_sender_keeps_its_own_connection_and_every_mail_goes_once(
+    notifiers: Launch, redis: Redis, tmp_path: Path
+) -> None:
+    sink = await start_sink(tmp_path / "mail")
+    try:
+        await notifiers(smtp=SmtpSettings(host=sink.host, port=sink.smtp_port), senders=3)
+        for i in range(30):
+            await publish(redis, TRANSFER_EVENTS, p2p(ASHA, BO, note=f"n{i}"))
+        await eventually(lambda: settled(redis), "events acknowledged")
+
+        kept = mailbox.Maildir(sink.maildir, create=False)
+        ids = [str(kept[key]["Message-ID"]) for key in kept.keys()]  # noqa: SIM118
+        assert len(ids) == len(set(ids)) == 60
+        assert sink.connections <= 3
     finally:
         await sink.stop()
 
