@@ -31,7 +31,7 @@ from vellet.bench.books import Books, compare_books
 from vellet.bench.drill_load import Step, Tally, plan, run_load, submit
 from vellet.bench.drill_stack import Stack, start_stack
 from vellet.bench.mail import quiet_sink
-from vellet.bench.memory import Peaks
+from vellet.bench.memory import CpuShare, Peaks
 from vellet.bench.report import Row, exit_code
 from vellet.common import redis_acl
 from vellet.common.commands import command
@@ -84,6 +84,7 @@ class DrainResult:
     books_ok: bool = False
     problems: list[str] = field(default_factory=list)
     memory: Peaks = field(default_factory=Peaks)
+    cpu: CpuShare = field(default_factory=CpuShare)
 
     @property
     def per_s(self) -> float:
@@ -100,6 +101,8 @@ class DrainResult:
             Row("drain books", f"lost {self.lost}, duplicated {self.duplicated}, books "
                 f"{'agree' if self.books_ok else 'DISAGREE'}{problems}",
                 "lost 0, duplicated 0, books agree", ok, check=True),
+            Row("CPU used during the drain (banks include their start)",
+                self.cpu.describe() or "-", "-", None),
             *self.memory.rows("backlog drain"),
         ]  # fmt: skip
 
@@ -135,15 +138,25 @@ async def _drain(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis, transfe
         result.queued = await _count(stack.wallet_db, _UNFINISHED)
         # The clock is the poller's: from the first transfer made final (the
         # banks' boot and migrations are not the drain) to the last.
+        result.cpu.start(_groups(stack))
         timing = asyncio.create_task(_time_drain(stack, result, within))
         await stack.start_banks()
         result.seconds, result.settled = await timing
+        result.cpu.stop(_groups(stack))
         books = await compare_books(stack.wallet_db, stack.bank_db)
         extra = await stack.evidence(set(tally.accepted.values()))
     finally:
         await stack.stop()
     _judge(result, books, extra, tally, funding)
     return result
+
+
+def _groups(stack: Stack) -> dict[str, list[int]]:
+    def pids(procs: list[Any]) -> list[int]:
+        return [p.pid for p in procs if p.pid is not None]
+
+    return {"banks": pids(stack.banks), "wallets": pids(stack.wallets),
+            "postgres": pids([stack.pg]), "redis": pids([stack.redis])}  # fmt: skip
 
 
 async def _go_on(_index: int) -> None:
