@@ -37,7 +37,9 @@ from typing import Any
 import asyncpg
 
 from vellet.bench import faults
+from vellet.bench.memory import Peaks, sampling
 from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.bench.report import Row
 from vellet.common import redis_acl
 from vellet.common.commands import command
 from vellet.common.db import create_pool
@@ -91,13 +93,42 @@ def _main(args: argparse.Namespace) -> int:
     ):
         result = asyncio.run(_run(args, found))
     print(result.table(args))
+    print(f"RSS per wallet process under load: {result.memory.describe()}")
     return 0 if result.invariant_ok else 1
+
+
+def measure(args: argparse.Namespace) -> Result:
+    """One whole run (for ``vellet bench all``)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
+        servers(args, Path(tmp)) as found,
+    ):
+        return asyncio.run(_run(args, found))
 
 
 @dataclass
 class Result:
     rounds: list[Round] = field(default_factory=list)
     invariant_ok: bool = False
+    #: Peak resident memory of the wallet processes during the P2P phases.
+    memory: Peaks = field(default_factory=Peaks)
+
+    def rows(self, args: argparse.Namespace, label: str = "") -> list[Row]:
+        """The median round as ``vellet bench all`` table rows."""
+        med = statistics.median
+        rs = self.rounds
+        ratio, p99 = med(r.ratio for r in rs), med(r.p99 for r in rs) * 1000
+        what = f"P2P, {args.clients} clients, {args.users:,} users{label}"
+        return [
+            Row(f"{what}: ratio to pgbench -N", f"{ratio:.2f} ({med(r.rate for r in rs):,.0f} "
+                f"transfers/s vs {med(r.pgbench_tps for r in rs):,.0f} TPS, median of "
+                f"{len(rs)} rounds)", ">= 0.5", ratio >= 0.5),
+            Row(f"{what}: p99 latency", f"{p99:.1f} ms", "< 50 ms", p99 < 50),
+            Row(f"{what}: ledger invariant",
+                "holds" if self.invariant_ok else "BROKEN", "holds", self.invariant_ok,
+                check=True),
+            *self.memory.rows(f"P2P load{label}"),
+        ]  # fmt: skip
 
     def table(self, args: argparse.Namespace) -> str:
         rows = [
@@ -231,7 +262,8 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         pgbench_db = await pgbench_init(found)
         # Rounds alternate the two loads, so both see the machine as it is then.
         for n in range(args.rounds):
-            round_ = await drive(args, urls, users, n, metrics_urls)
+            async with sampling(result.memory, lambda: {"wallet": [w.pid for w in wallets]}):
+                round_ = await drive(args, urls, users, n, metrics_urls)
             await drain_outbox(wallet_db)
             round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
             result.rounds.append(round_)
