@@ -56,6 +56,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    result = measure(args)
+    result.print()
+    return exit_code(result.rows())
+
+
+def measure(args: argparse.Namespace) -> CacheResult:
+    """One whole run on its own servers (unless URLs are in the environment)."""
     with tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp:
         Path(tmp).chmod(0o755)
         pg_url, redis_url = (
@@ -76,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             for server in servers:
                 server.stop()
-    result.print()
-    return exit_code(result.rows())
+    return result
 
 
 #: The issue's goal for the steady state.

@@ -64,12 +64,15 @@ def add_parser(sub: Any) -> None:
 def _main(args: argparse.Namespace) -> int:
     if args.transfers < 10 or args.users < 4 or args.parallel < 1:
         raise ConfigError("--transfers must be >= 10, --users >= 4 and --parallel >= 1")
+    return exit_code(measure(args).rows())
+
+
+def measure(args: argparse.Namespace) -> DrainResult:
+    quiet_sink()
     with tempfile.TemporaryDirectory(prefix="vellet-drain-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
-        quiet_sink()
-        result = run(root, args.transfers, args.users, args.parallel, args.settle_timeout)
-    return exit_code(result.rows())
+        return run(root, args.transfers, args.users, args.parallel, args.settle_timeout)
 
 
 @dataclass

@@ -66,6 +66,10 @@ def _main(args: argparse.Namespace) -> int:
         return exit_code(asyncio.run(measure(Path(tmp), args.events)).rows())
 
 
+def run_rows(root: Path, count: int) -> list[Row]:
+    return asyncio.run(measure(root, count)).rows()
+
+
 @dataclass
 class MailResult:
     mails: int = 0

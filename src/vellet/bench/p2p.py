@@ -227,9 +227,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def _run(args: argparse.Namespace, found: Servers) -> Result:
-    wallet_db = await fresh_database(found.admin_url, "bench_wallet")
-    sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
+def wallet_env(args: argparse.Namespace, found: Servers, wallet_db: str,
+               sessions: SessionSettings) -> dict[str, str]:  # fmt: skip
+    """The environment of a benchmark's wallet process (also ``bench scale``'s)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
         "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
@@ -244,6 +244,13 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
+    return env
+
+
+async def _run(args: argparse.Namespace, found: Servers) -> Result:
+    wallet_db = await fresh_database(found.admin_url, "bench_wallet")
+    sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
+    env = wallet_env(args, found, wallet_db, sessions)
     ports = [(free_port(), free_port()) for _ in range(args.wallets)]
     wallets = [
         spawn(
