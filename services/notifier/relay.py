@@ -46,6 +46,8 @@ from vellet.common.mail import SmtpSettings
 #: relays drop idle clients (aiosmtpd after 300 s, others sooner), and a
 #: fresh connect is cheaper than finding out at MAIL FROM.
 IDLE_CLOSE_S: Final = 30.0
+#: How long a stop waits for the relay's answer to QUIT.
+QUIT_WAIT_S: Final = 1.0
 
 
 class RelayUnavailable(Exception):
@@ -215,11 +217,16 @@ class Relay:
             self._idle, self._idle_since = session.connection, time.monotonic()
 
     async def close(self) -> None:
-        """QUIT the kept connection (at shutdown)."""
+        """QUIT the kept connection (at shutdown), waiting briefly for the goodbye."""
         async with self._lock:
             smtp, self._idle = self._idle, None
             if smtp is not None:
-                await _quit(smtp)
+                # Nothing is in flight; a relay slow to answer QUIT must not
+                # hold up the stop (it would take a full SMTP timeout).
+                try:
+                    await asyncio.wait_for(_quit(smtp), QUIT_WAIT_S)
+                except TimeoutError:
+                    smtp.close()
 
     async def probe(self) -> None:
         """Connect, greet, authenticate and quit (readiness), on a connection of its own."""

@@ -88,7 +88,7 @@ def _mail(args: argparse.Namespace) -> list[Row]:
     mail.quiet_sink()
     with tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp:
         Path(tmp).chmod(0o755)
-        return mail.run_rows(Path(tmp), args.events)
+        return mail.run_rows(Path(tmp), args.events, args.senders)
 
 
 def _drain(args: argparse.Namespace) -> list[Row]:

@@ -35,6 +35,7 @@ from vellet.common.errors import ConfigError
 from vellet.common.events import TransferEvent
 from vellet.notifier.compose import compose, message_id, sender_address, templates, to_bytes
 from vellet.notifier.domain import parse_event
+from vellet.notifier.settings import NotifierSettings
 from vellet.notifier.sink import MailSink, start_sink
 from vellet.notifier.store import DEAD_RECIPIENTS
 
@@ -54,20 +55,22 @@ def add_parser(sub: Any) -> None:
         "rate; check every mail arrived exactly once.",
     )
     parser.add_argument("--events", type=int, default=2000, help="P2P events (2 mails each)")
+    parser.add_argument("--senders", type=int, default=NotifierSettings.senders,
+                        help="VELLET_NOTIFIER_SENDERS of the notifier")  # fmt: skip
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.events < 1:
-        raise ConfigError("--events must be >= 1")
+    if args.events < 1 or args.senders < 1:
+        raise ConfigError("--events and --senders must be >= 1")
     quiet_sink()
     with tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp:
         Path(tmp).chmod(0o755)
-        return exit_code(asyncio.run(measure(Path(tmp), args.events)).rows())
+        return exit_code(asyncio.run(measure(Path(tmp), args.events, args.senders)).rows())
 
 
-def run_rows(root: Path, count: int) -> list[Row]:
-    return asyncio.run(measure(root, count)).rows()
+def run_rows(root: Path, count: int, senders: int) -> list[Row]:
+    return asyncio.run(measure(root, count, senders)).rows()
 
 
 @dataclass
@@ -143,7 +146,7 @@ async def reference_rate(sink: MailSink, sample: list[TransferEvent]) -> float:
     return len(bodies) / seconds
 
 
-async def measure(root: Path, count: int) -> MailResult:
+async def measure(root: Path, count: int, senders: int = NotifierSettings.senders) -> MailResult:
     """The whole benchmark in ``root`` (a fresh directory, world-readable: see p2p)."""
     redis = EmbeddedRedis(root / "redis", persistent=False,
                           passwords=redis_acl.generate_passwords()).start()  # fmt: skip
@@ -156,7 +159,7 @@ async def measure(root: Path, count: int) -> MailResult:
             await ref_sink.stop()
         sink = await start_sink(root / "mail")
         try:
-            await _notify(root, redis, sink, count, result)
+            await _notify(root, redis, sink, count, senders, result)
         finally:
             await sink.stop()
     finally:
@@ -165,7 +168,12 @@ async def measure(root: Path, count: int) -> MailResult:
 
 
 async def _notify(
-    root: Path, redis: EmbeddedRedis, sink: MailSink, count: int, result: MailResult
+    root: Path,
+    redis: EmbeddedRedis,
+    sink: MailSink,
+    count: int,
+    senders: int,
+    result: MailResult,
 ) -> None:
     port = free_port()
     env = {
@@ -173,6 +181,7 @@ async def _notify(
         "VELLET_SMTP_HOST": sink.host, "VELLET_SMTP_PORT": str(sink.smtp_port),
         "VELLET_SMTP_FROM": SENDER, "VELLET_CONSUMER_NAME": "bench-notifier",
         "VELLET_STREAM_BLOCK_MS": "100", "VELLET_LOG_LEVEL": "WARNING",
+        "VELLET_NOTIFIER_SENDERS": str(senders),
     }  # fmt: skip
     notifier = ServiceProcess("notifier", clean_env() | env, port, root / "notifier.log")
     await notifier.start()
@@ -198,7 +207,8 @@ async def _notify(
         result.unacknowledged = await _unacknowledged(admin, count)
         result.dead = int(await admin.xlen(DEAD_RECIPIENTS))
     finally:
-        notifier.stop()
+        # In a thread: the sink runs on this loop and must answer the goodbye.
+        await asyncio.to_thread(notifier.stop)
         await admin.aclose()
     kept = mailbox.Maildir(sink.maildir, create=False)
     got = [str(kept[key]["Message-ID"]).strip() for key in kept.keys()]  # noqa: SIM118
