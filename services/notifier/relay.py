@@ -88,8 +88,9 @@ class Session:
         self._relay = relay
         #: A MAIL FROM was accepted and the transaction not yet ended.
         self._open = False
-        #: Nothing has been sent on this connection in this session yet.
-        self._fresh_use = relay is not None
+        #: A kept connection not yet used in this session: a hang-up at its
+        #: first MAIL FROM means the relay dropped it while it sat idle.
+        self._kept_unproven = relay is not None
 
     async def envelope(self, sender: str, recipient: str) -> Result:
         """MAIL FROM + RCPT TO; a refused sender means the relay is unusable."""
@@ -107,7 +108,7 @@ class Session:
         return Result(Reply.ACCEPTED)
 
     async def _mail(self, sender: str) -> None:
-        reused, self._fresh_use = self._fresh_use, False
+        reused, self._kept_unproven = self._kept_unproven, False
         try:
             await self._smtp.mail(sender)
             return

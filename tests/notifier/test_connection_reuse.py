@@ -92,3 +92,22 @@ async def test_a_transaction_left_open_is_reset_before_the_next_mail(smtp: MailS
     assert [r.rcpt_tos for r in smtp.received] == [[ASHA["email"]]]
     assert relay.connects == 1
     await relay.close()
+
+
+async def test_a_kept_connection_found_closed_at_mail_from_is_replaced_once(
+    smtp: MailServer,
+) -> None:
+    relay = Relay(SmtpSettings(host=smtp.host, port=smtp.port, timeout_s=3))
+    async with relay.session() as session:
+        assert (await session.envelope("a@vellet.test", BO["email"])).reply is Reply.ACCEPTED
+        assert (await session.data(b"Subject: one\r\n\r\n1\r\n")).reply is Reply.ACCEPTED
+    for server_side in smtp._sessions:  # hung up; the client has not noticed yet
+        transport = server_side.transport
+        assert isinstance(transport, asyncio.Transport)
+        transport.abort()
+    async with relay.session() as session:
+        assert (await session.envelope("a@vellet.test", ASHA["email"])).reply is Reply.ACCEPTED
+        assert (await session.data(b"Subject: two\r\n\r\n2\r\n")).reply is Reply.ACCEPTED
+    assert [r.rcpt_tos for r in smtp.received] == [[BO["email"]], [ASHA["email"]]]
+    assert (relay.connects, relay.replaced) == (2, 1)
+    await relay.close()
