@@ -36,7 +36,7 @@ from typing import Any
 
 import asyncpg
 
-from vellet.bench import faults
+from vellet.bench import faults, profiled
 from vellet.bench.memory import Peaks, sampling
 from vellet.bench.p2p_load import Round, drive, setup_users
 from vellet.bench.report import Row
@@ -81,12 +81,20 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
     parser.add_argument("--redis-url", help="default: embedded")
     parser.add_argument("--no-fsync", action="store_true", help="embedded PG without fsync")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the wallet under cProfile, write FILE, print ms per transfer by stage "
+        "(one wallet only; the figures are then not comparable)",
+    )
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.seconds <= 0 or args.users < 2 or args.rounds < 1:
         raise ConfigError("--clients and --rounds must be >= 1, --seconds > 0 and --users >= 2")
+    if args.profile and args.wallets != 1:
+        raise ConfigError("--profile profiles one wallet: use --wallets 1")
     with (
         tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
         servers(args, Path(tmp)) as found,
@@ -94,6 +102,8 @@ def _main(args: argparse.Namespace) -> int:
         result = asyncio.run(_run(args, found))
     print(result.table(args))
     print(f"RSS per wallet process under load: {result.memory.describe()}")
+    if args.profile:
+        print(profiled.summary(args.profile, result.p2p_total))
     return 0 if result.invariant_ok else 1
 
 
@@ -112,6 +122,8 @@ class Result:
     invariant_ok: bool = False
     #: Peak resident memory of the wallet processes during the P2P phases.
     memory: Peaks = field(default_factory=Peaks)
+    #: P2P transfers made over the whole run, warm-up included (for --profile).
+    p2p_total: int = 0
 
     def rows(self, args: argparse.Namespace, label: str = "") -> list[Row]:
         """The median round as ``vellet bench all`` table rows."""
@@ -208,9 +220,11 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         raise ConfigError(f"the wallet did not start: {err}") from None
 
 
-def spawn(component: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(
+    component: str, env: dict[str, str], runner: tuple[str, ...] = ("-m", "vellet")
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "vellet", component, "serve"],
+        [sys.executable, *runner, component, "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -252,10 +266,13 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = wallet_env(args, found, wallet_db, sessions)
     ports = [(free_port(), free_port()) for _ in range(args.wallets)]
+    profile = getattr(args, "profile", None)
+    runner = ("-m", "vellet.bench.profiled", profile) if profile else ("-m", "vellet")
     wallets = [
         spawn(
             "wallet",
             env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
+            runner,
         )
         for pub, inner in ports
     ]
@@ -275,10 +292,19 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
             round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
             result.rounds.append(round_)
         result.invariant_ok = await invariant_holds(wallet_db)
+        result.p2p_total = await _p2p_count(wallet_db)
     finally:
         for wallet in wallets:
             stop(wallet)
     return result
+
+
+async def _p2p_count(wallet_db: str) -> int:
+    pool = await create_pool(wallet_db, max_size=1)
+    try:
+        return int(await pool.fetchval("SELECT count(*) FROM transfers WHERE kind = 'p2p'"))
+    finally:
+        await pool.close()
 
 
 async def drain_outbox(wallet_db: str) -> None:
