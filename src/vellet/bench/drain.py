@@ -86,6 +86,8 @@ class DrainResult:
     duplicated: int = 0
     books_ok: bool = False
     problems: list[str] = field(default_factory=list)
+    #: Transfers sent to the bank more than once (the reconciler re-drove them).
+    republished: int = 0
     memory: Peaks = field(default_factory=Peaks)
     cpu: CpuShare = field(default_factory=CpuShare)
 
@@ -99,7 +101,7 @@ class DrainResult:
         return [
             Row("backlog drain after a bank outage",
                 f"{self.per_s:,.0f} settled/s ({self.settled} of {self.queued} queued "
-                f"in {self.seconds:.1f} s)", f">= {GOAL_PER_S:,.0f} settled/s",
+                f"in {self.seconds:.1f} s; {self.republished} re-sent)", f">= {GOAL_PER_S:,.0f} settled/s",
                 self.per_s >= GOAL_PER_S),
             Row("drain books", f"lost {self.lost}, duplicated {self.duplicated}, books "
                 f"{'agree' if self.books_ok else 'DISAGREE'}{problems}",
@@ -126,6 +128,7 @@ async def _drain(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis, transfe
     result = DrainResult(transfers=transfers)
     stack = await start_stack(root, pg, redis, secrets.token_urlsafe(32))
     try:
+        await _with_default_reconciler(stack)
         async with aiohttp.ClientSession() as http:
             users = await stack.open_users(http, n_users)
             funding = Tally()
@@ -160,6 +163,20 @@ def _groups(stack: Stack) -> dict[str, list[int]]:
 
     return {"banks": pids(stack.banks), "wallets": pids(stack.wallets),
             "postgres": pids([stack.pg]), "redis": pids([stack.redis])}  # fmt: skip
+
+
+#: The drill re-drives anything queued for 3 s, to recover lost queues within
+#: its run; a drain with that setting re-sends nearly every queued transfer
+#: the moment the banks are back and measures the duplicate work. The drain
+#: runs the wallets' defaults instead (see the README's settings table).
+_DEFAULT_RECONCILER = {"VELLET_STUCK_AFTER": "60", "VELLET_RECONCILE_INTERVAL": "10"}
+
+
+async def _with_default_reconciler(stack: Stack) -> None:
+    for wallet in stack.wallets:
+        wallet.stop()
+        wallet.env |= _DEFAULT_RECONCILER
+        await wallet.start()
 
 
 async def _go_on(_index: int) -> None:
@@ -201,6 +218,7 @@ def _judge(result: DrainResult, books: Books, extra: dict[str, int], tally: Tall
                          + extra["misentered"])  # fmt: skip
     result.books_ok = books.ok and extra["acl_denials"] == 0
     result.problems = books.problems[:3]
+    result.republished = extra["republished"]
 
 
 async def _count(dsn: str, sql: str) -> int:
