@@ -101,8 +101,8 @@ class DrainResult:
         return [
             Row("backlog drain after a bank outage",
                 f"{self.per_s:,.0f} settled/s ({self.settled} of {self.queued} queued "
-                f"in {self.seconds:.1f} s; {self.republished} re-sent)", f">= {GOAL_PER_S:,.0f} settled/s",
-                self.per_s >= GOAL_PER_S),
+                f"in {self.seconds:.1f} s; {self.republished} re-sent)",
+                f">= {GOAL_PER_S:,.0f} settled/s", self.per_s >= GOAL_PER_S),
             Row("drain books", f"lost {self.lost}, duplicated {self.duplicated}, books "
                 f"{'agree' if self.books_ok else 'DISAGREE'}{problems}",
                 "lost 0, duplicated 0, books agree", ok, check=True),
