@@ -38,6 +38,7 @@ import asyncpg
 
 from vellet.bench import faults
 from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.common import keys
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -211,6 +212,10 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
+    # The wallet signs its events (its outbox relay), as in production.
+    pairs = {signer: keys.PrivateKey.generate() for signer in ("wallet", "bank", "operator")}
+    env[keys.private_key_var("wallet")] = pairs["wallet"].pem()
+    env |= {keys.public_key_var(s): pairs[s].public().pem() for s in ("bank", "operator")}
     ports = [free_port() for _ in range(args.wallets)]
     wallets = [spawn("wallet", env | {"VELLET_WALLET_PORT": str(port)}) for port in ports]
     result = Result()
