@@ -182,9 +182,9 @@ async def test_a_malformed_event_is_dead_lettered_at_once_and_the_next_one_flows
 
     assert [r.rcpt_tos for r in smtp.received] == [[ZOE["email"]]]
     dead = await dead_letters(redis, dead_letter_stream(TRANSFER_EVENTS))
-    assert [letter["reason"].split(":")[0] for letter in dead] == ["malformed", "malformed"]
-    assert "amount" in dead[0]["reason"]
-    assert await running.metric("vellet_notifier_events_total", outcome="malformed") == 2
+    assert [letter["reason"] for letter in dead] == ["malformed", "unsigned"]
+    assert "amount" in dead[0]["detail"]
+    assert await running.metric("vellet_notifier_events_total", outcome="malformed") == 1
 
 
 async def test_an_invalid_address_dead_letters_that_party_only(
