@@ -4,7 +4,8 @@ PostgreSQL and Redis come from pip-installed packages unless their URLs are
 set; data lives in ``.vellet/`` (or ``VELLET_HOME``) so a restart keeps
 users, balances and queued transfers. Secrets that are not set are
 generated once and kept in ``.vellet/secrets.env`` (mode 0600), so sessions
-survive restarts too. Every component runs in this one process on one event
+survive restarts too; so are the signers' Ed25519 key pairs, in
+``.vellet/keys/`` (private keys 0600). Every component runs in this one process on one event
 loop; Ctrl-C stops the apps gracefully, then the servers this command
 started (by PID, nothing else).
 """
