@@ -86,17 +86,14 @@ async def test_demo_logins_sign_up_once_and_work(
 
 
 async def test_cli_migrates_and_audits(wallet_dsn: str, redis_url: str) -> None:
-    env = (
-        {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
-        | {
-            "VELLET_WALLET_DATABASE_URL": wallet_dsn,
-            "VELLET_REDIS_URL": redis_url,
-            "VELLET_BANK_URL": "http://127.0.0.1:9",
-            "VELLET_JWT_SECRET": TEST_SECRET,
-            "VELLET_SESSION_SECRET": SESSION_SECRET,
-        }
-        | key_env("wallet", ("bank", "operator"))
-    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")} | {
+        "VELLET_WALLET_DATABASE_URL": wallet_dsn,
+        "VELLET_REDIS_URL": redis_url,
+        "VELLET_BANK_URL": "http://127.0.0.1:9",
+        "VELLET_JWT_SECRET": TEST_SECRET,
+        "VELLET_SESSION_SECRET": SESSION_SECRET,
+        **key_env("wallet", ("bank", "operator")),
+    }
     for command, expected in (("migrate", b"applied 0 migration"), ("audit", b"ledger balances")):
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "vellet", "wallet", command, env=env,
