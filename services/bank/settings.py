@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings, smtp_from_env
 from vellet.common.settings import (
     AuditSettings,
@@ -73,6 +74,8 @@ class BankSettings:
     streams: StreamSettings = field(default_factory=StreamSettings)
     #: Verifies service tokens (and the admin token) presented to the bank.
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: This service's own signing key and the public keys of the signers it trusts.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: The account look-up cache.
     cache: CacheSettings = field(default_factory=CacheSettings)
     #: Sign-up challenges.
@@ -120,6 +123,7 @@ class BankSettings:
             ),
             streams=StreamSettings.from_env(env),
             tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="bank", trusts=("wallet", "bank-admin")),
             cache=CacheSettings(
                 local_size=env.integer("VELLET_BANK_CACHE_SIZE", CacheSettings.local_size),
                 local_ttl=env.number("VELLET_BANK_CACHE_LOCAL_TTL", CacheSettings.local_ttl),

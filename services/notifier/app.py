@@ -101,6 +101,7 @@ async def _consumer(app: web.Application) -> AsyncIterator[None]:
         handler=worker.handle,
         settings=settings.streams,
         metrics=app[STREAM_METRICS_KEY],
+        trusted=settings.keys.keys_of("wallet"),
     )
     task = asyncio.create_task(consumer.run(), name="notifier-consumer")
     app[TASK_KEY] = task

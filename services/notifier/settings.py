@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from vellet.common import mail
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings
 from vellet.common.settings import Env, HttpSettings, StreamSettings
 
@@ -45,6 +46,8 @@ class NotifierSettings:
     http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8083))
     #: How the event-stream consumer reads, claims and dead-letters.
     streams: StreamSettings = field(default_factory=StreamSettings)
+    #: This service's own signing key and the public keys of the signers it trusts.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: The SMTP relay.
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     #: Backoff for temporary SMTP failures.
@@ -72,6 +75,7 @@ class NotifierSettings:
                 max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
             ),
             streams=StreamSettings.from_env(env),
+            keys=KeySettings.from_env(env, own=None, trusts=("wallet",)),
             smtp=smtp_from_env(env),
             retry=RetrySettings(
                 base_ms=env.integer("VELLET_NOTIFIER_RETRY_BASE_MS", 500, minimum=1),

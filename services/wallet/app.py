@@ -109,6 +109,7 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
         app[REDIS],
         settings.outbox_interval,
         app[METRICS].events_published,
+        settings.keys.signer(),
         settings.outbox_linger,
     )
     app[RELAY] = relay

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.settings import (
     AuditSettings,
     Env,
@@ -189,6 +190,8 @@ class WalletSettings:
     internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9080))
     #: Service tokens the wallet presents to the bank.
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: This service's own signing key and the public keys of the signers it trusts.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: User sessions.
     sessions: SessionSettings = field(default_factory=SessionSettings)
     #: Login rate limits.
@@ -261,6 +264,7 @@ class WalletSettings:
                 max_body_bytes=max_body_bytes,
             ),
             tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="wallet", trusts=("bank", "operator")),
             sessions=SessionSettings(
                 secret=env.secret("VELLET_SESSION_SECRET"),
                 issuer=env.text("VELLET_SESSION_ISSUER", SessionSettings.issuer),

@@ -4,7 +4,8 @@ PostgreSQL and Redis come from pip-installed packages unless their URLs are
 set; data lives in ``.vellet/`` (or ``VELLET_HOME``) so a restart keeps
 users, balances and queued transfers. Secrets that are not set are
 generated once and kept in ``.vellet/secrets.env`` (mode 0600), so sessions
-survive restarts too. Every component runs in this one process on one event
+survive restarts too; so are the signers' Ed25519 key pairs, in
+``.vellet/keys/`` (private keys 0600). Every component runs in this one process on one event
 loop; Ctrl-C stops the apps gracefully, then the servers this command
 started (by PID, nothing else).
 """
@@ -32,6 +33,7 @@ from vellet.bank.domain import demo_accounts
 from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
 from vellet.bank.mailer import find_code
 from vellet.bank.settings import BankSettings
+from vellet.common import keys
 from vellet.common.commands import command
 from vellet.common.embedded import (
     EmbeddedPostgres,
@@ -128,6 +130,7 @@ def start_servers(stack: Stack) -> None:
     stack.data_dir.mkdir(parents=True, exist_ok=True)
     stack.data_dir.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
     _load_or_generate_secrets(stack)
+    _load_or_generate_keys(stack)
     env = stack.env
     if not (env.get("VELLET_BANK_DATABASE_URL") and env.get("VELLET_WALLET_DATABASE_URL")):
         pg = EmbeddedPostgres(stack.data_dir / "postgres").start()
@@ -167,6 +170,31 @@ def _load_or_generate_secrets(stack: Stack, names: tuple[str, ...] = _GENERATED_
             stack.env[name] = kept[name]
     path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
     path.chmod(0o600)
+
+
+def _load_or_generate_keys(stack: Stack) -> None:
+    """One key pair per signer, kept in ``.vellet/keys/`` (private keys 0600).
+
+    Every service here runs in this one process and reads its own key and
+    the public keys it trusts from the same environment; the bank admin's
+    private key is written but never put into it.
+    """
+    folder = stack.data_dir / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for signer in keys.SIGNERS:
+        private = folder / f"{signer}.pem"
+        if not private.exists():
+            private.touch(mode=0o600)
+            private.write_text(keys.PrivateKey.generate().pem())
+        public = folder / f"{signer}.pub.pem"
+        own = keys.parse_private(private.read_text(), name=str(private))
+        public.write_text(own.public().pem())
+        name = keys.private_key_var(signer)
+        if signer != "bank-admin" and not (stack.env.get(name) or stack.env.get(f"{name}_FILE")):
+            stack.env[f"{name}_FILE"] = str(private)
+        name = keys.public_key_var(signer)
+        if not (stack.env.get(name) or stack.env.get(f"{name}_FILE")):
+            stack.env[f"{name}_FILE"] = str(public)
 
 
 async def _ensure_database(url: str) -> None:

@@ -27,6 +27,7 @@ from tests.operator.conftest import (
 )
 from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
+from tests.support.keys import key_env
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
@@ -94,6 +95,9 @@ async def stack_env(clean_databases, redis_url: str) -> dict[str, str]:  # type:
     wallet_db = await clean_databases.create("wallet_empty", _empty)
     return {
         **SECRETS,
+        # One environment for every container here: each signer's key, every public key.
+        **key_env("wallet", ("wallet", "bank", "operator", "bank-admin")),
+        **key_env("bank"),
         "VELLET_BANK_DATABASE_URL": bank_db,
         "VELLET_WALLET_DATABASE_URL": wallet_db,
         "VELLET_REDIS_URL": redis_url,

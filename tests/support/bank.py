@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.keys import key_env, key_settings
 from tests.support.mailbox import session_mailbox
 from vellet.bank.admin import migrate
 from vellet.bank.app import create_app
@@ -99,6 +100,7 @@ def bank_settings(database_url: str, redis_url: str, **overrides: Any) -> BankSe
         "internal_http": HttpSettings(port=0),
         "streams": FAST_STREAMS,
         "tokens": TEST_TOKENS,
+        "keys": key_settings("bank", ("wallet", "bank-admin")),
         "cache": CacheSettings(),
         "signup": TEST_SIGNUP,
         "smtp": session_mailbox().smtp(),
@@ -131,6 +133,7 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
         VELLET_STREAM_MAX_DELIVERIES="3",
         VELLET_LOG_LEVEL="WARNING",
     )
+    env.update(key_env("bank", ("wallet", "bank-admin")))
     env.update(session_mailbox().env())
     env.update(extra)
     return env

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from tests.support.bank import TEST_SECRET, bank_env
+from tests.support.keys import key_env
 from vellet.bench.faults import ServiceProcess
 from vellet.common.embedded import free_port
 
@@ -46,6 +47,7 @@ def wallet_env(database_url: str, redis_url: str, bank_url: str, port: int,
         VELLET_SIGNUP_MAX_PER_ADDRESS="1000000",  # every test user signs up from loopback
         VELLET_LOG_LEVEL="WARNING",
     )
+    env.update(key_env("wallet", ("bank", "operator")))
     env.update(extra)
     return env
 

@@ -9,6 +9,7 @@ import sys
 import aiohttp
 
 from tests.support.bank import TEST_SECRET, RunningBank, holder_email
+from tests.support.keys import key_env
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, WalletClient, fund, registered
 from vellet.wallet.auth.demo import demo_password, sign_up_demo_users
@@ -91,6 +92,7 @@ async def test_cli_migrates_and_audits(wallet_dsn: str, redis_url: str) -> None:
         "VELLET_BANK_URL": "http://127.0.0.1:9",
         "VELLET_JWT_SECRET": TEST_SECRET,
         "VELLET_SESSION_SECRET": SESSION_SECRET,
+        **key_env("wallet", ("bank", "operator")),
     }
     for command, expected in (("migrate", b"applied 0 migration"), ("audit", b"ledger balances")):
         proc = await asyncio.create_subprocess_exec(

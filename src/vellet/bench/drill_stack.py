@@ -25,7 +25,7 @@ from vellet.bank.mailer import find_code
 from vellet.bench.drill_load import User
 from vellet.bench.faults import LossyProxy, ServiceProcess
 from vellet.bench.p2p import fresh_database
-from vellet.common import streams, tokens
+from vellet.common import keys, streams, tokens
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.common.settings import Secret, TokenSettings
 from vellet.notifier.sink import MailSink, start_sink, take_mail
@@ -180,6 +180,14 @@ async def _fetchval(dsn: str, sql: str, *args: Any) -> int:
         await conn.close()
 
 
+def _key_env(
+    pairs: dict[str, keys.PrivateKey], own: str, trusts: tuple[str, ...]
+) -> dict[str, str]:
+    """A service's own private key and the public keys it trusts (one pair per run)."""
+    env = {keys.private_key_var(own): pairs[own].pem()}
+    return env | {keys.public_key_var(s): pairs[s].public().pem() for s in trusts}
+
+
 def _env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     return env | _SETTINGS | extra
@@ -191,6 +199,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
     wallet_db = await fresh_database(pg.admin_url, "drill_wallet")
     sink = await start_sink(root / "mail")
     code_key = secrets.token_urlsafe(32)
+    pairs = {signer: keys.PrivateKey.generate() for signer in keys.SIGNERS}
     banks = []
     for name in ("bank-a", "bank-b"):
         port, internal = free_port(), free_port()
@@ -199,7 +208,8 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
                     "VELLET_BANK_INTERNAL_PORT": str(internal),
                     "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
                     "VELLET_BANK_SMTP_HOST": sink.host,
-                    "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)})  # fmt: skip
+                    "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)}
+                   | _key_env(pairs, "bank", ("wallet", "bank-admin")))  # fmt: skip
         banks.append(
             ServiceProcess("bank", env, port, root / f"{name}.log", internal_port=internal)
         )
@@ -213,7 +223,7 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
             "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
             "VELLET_WALLET_INTERNAL_PORT": str(internal), "VELLET_CONSUMER_NAME": name,
-        })  # fmt: skip
+        } | _key_env(pairs, "wallet", ("bank", "operator")))  # fmt: skip
         wallets.append(
             ServiceProcess("wallet", env, port, root / f"{name}.log", internal_port=internal)
         )
