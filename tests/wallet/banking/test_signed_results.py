@@ -60,7 +60,7 @@ async def test_a_forged_success_leaves_a_queued_deposit_queued_until_the_real_on
     wallet = await start_flow_wallet(wallet_dsn, redis_url, bank.url)
     redis = streams.connect(redis_url)
     try:
-        [alice] = await open_accounts(bank.url, wallet.url, http, 1, balance="1000.00")
+        [alice] = await open_accounts(bank.internal_url, wallet.url, http, 1, balance="1000.00")
         earlier = await move(alice, "deposit", "10.00")
         assert earlier.body["state"] == "posted"
         await bank.stop()  # the bank is away: the next deposit waits, queued
