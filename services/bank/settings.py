@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings, smtp_from_env
 from vellet.common.settings import (
     AuditSettings,
@@ -15,7 +16,6 @@ from vellet.common.settings import (
     HttpSettings,
     Secret,
     StreamSettings,
-    TokenSettings,
 )
 
 #: The bank's own sender: it mails its customers, not Vellet's notifier.
@@ -65,8 +65,11 @@ class BankSettings:
     http: HttpSettings = field(default_factory=HttpSettings)
     #: How the request-stream consumer reads and gives up.
     streams: StreamSettings = field(default_factory=StreamSettings)
-    #: Verifies service tokens (and the admin token) presented to the bank.
-    tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The bank's own key (it signs its results) and the public keys it
+    #: trusts: the wallet's (transfers, look-ups, sign-up challenges) and the
+    #: bank-admin key (account administration), whose private half no
+    #: running service holds.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: The account look-up cache.
     cache: CacheSettings = field(default_factory=CacheSettings)
     #: Sign-up challenges.
@@ -99,7 +102,7 @@ class BankSettings:
                 max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
             ),
             streams=StreamSettings.from_env(env),
-            tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="bank", trusts=("wallet", "bank-admin")),
             cache=CacheSettings(
                 local_size=env.integer("VELLET_BANK_CACHE_SIZE", CacheSettings.local_size),
                 local_ttl=env.number("VELLET_BANK_CACHE_LOCAL_TTL", CacheSettings.local_ttl),

@@ -1,10 +1,10 @@
 """The wallet's settings, read once from the environment and passed in.
 
-Two different secrets on purpose: ``VELLET_JWT_SECRET`` signs the service
-tokens every Vellet component shares (the wallet uses it to call the bank),
-while ``VELLET_SESSION_SECRET`` signs user sessions and is known to the wallet
-alone, so a leaked service key can never mint a user's session or the other
-way round.
+Two kinds of key on purpose: the wallet's own Ed25519 key
+(``VELLET_WALLET_KEY``) signs what the wallet says to the bank, and it trusts
+only the public keys of the bank and the operator; ``VELLET_SESSION_SECRET``
+signs user sessions and is known to the wallet alone, so a leaked service key
+can never mint a user's session or the other way round.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.settings import (
     AuditSettings,
     Env,
@@ -23,6 +24,7 @@ from vellet.common.settings import (
     StreamSettings,
     TokenSettings,
 )
+from vellet.common.tokens import Issuer
 
 #: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -180,8 +182,12 @@ class WalletSettings:
     bank_url: str
     #: Where the public API listens.
     http: HttpSettings = field(default_factory=HttpSettings)
-    #: Service tokens the wallet presents to the bank.
+    #: Lifetime of the service tokens the wallet presents to the bank.
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The wallet's own key (tokens for the bank, signed stream messages) and
+    #: the public keys it trusts: the bank's (results) and the operator's
+    #: (its internal API).
+    keys: KeySettings = field(default_factory=KeySettings)
     #: User sessions.
     sessions: SessionSettings = field(default_factory=SessionSettings)
     #: Login rate limits.
@@ -232,6 +238,7 @@ class WalletSettings:
                 max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
             ),
             tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="wallet", trusts=("bank", "operator")),
             sessions=SessionSettings(
                 secret=env.secret("VELLET_SESSION_SECRET"),
                 issuer=env.text("VELLET_SESSION_ISSUER", SessionSettings.issuer),
@@ -299,3 +306,7 @@ class WalletSettings:
                 ),
             ),
         )
+
+    def issuer(self) -> Issuer:
+        """Mints the wallet's tokens for the bank."""
+        return Issuer.of(self.keys, "wallet", self.tokens.ttl_seconds)

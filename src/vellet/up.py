@@ -4,9 +4,13 @@ PostgreSQL and Redis come from pip-installed packages unless their URLs are
 set; data lives in ``.vellet/`` (or ``VELLET_HOME``) so a restart keeps
 users, balances and queued transfers. Secrets that are not set are
 generated once and kept in ``.vellet/secrets.env`` (mode 0600), so sessions
-survive restarts too. Every component runs in this one process on one event
-loop; Ctrl-C stops the apps gracefully, then the servers this command
-started (by PID, nothing else).
+survive restarts too; so are the service key pairs, in ``.vellet/keys/``
+(``<signer>.key`` mode 0600). Every component runs in this one process on one
+event loop, and each is configured with only its own private key and the
+public keys it trusts (``*_FILE`` variables naming those files), exactly as
+separate processes would be; ``bank-admin.key`` is given to none of them and
+is there for ``vellet bank token --admin``. Ctrl-C stops the apps
+gracefully, then the servers this command started (by PID, nothing else).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from vellet.bank.domain import demo_accounts
 from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
 from vellet.bank.mailer import find_code
 from vellet.bank.settings import BankSettings
+from vellet.common import keyfiles
 from vellet.common.commands import command
 from vellet.common.embedded import (
     EmbeddedPostgres,
@@ -50,7 +55,7 @@ from vellet.wallet.app import create_app as create_wallet
 from vellet.wallet.auth.demo import sign_up_demo_users
 from vellet.wallet.settings import WalletSettings
 
-_GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
+_GENERATED_SECRETS = ("VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
 
 
 def register(sub: Any) -> None:
@@ -97,6 +102,16 @@ class Stack:
     #: Printed first: what a newcomer opens, and how to log in there.
     dashboard: str = ""
 
+    @property
+    def keys_dir(self) -> Path:
+        """Every signer's key pair, generated on the first run and kept."""
+        return self.data_dir / "keys"
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """The environment one component is configured from: only its own keys."""
+        env = {k: v for k, v in self.env.items() if not keyfiles.is_key_variable(k)}
+        return env | keyfiles.file_env(self.keys_dir, service)
+
 
 def run(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir or Path(os.environ.get("VELLET_HOME", ".vellet"))).resolve()
@@ -116,6 +131,10 @@ def start_servers(stack: Stack) -> None:
     stack.data_dir.mkdir(parents=True, exist_ok=True)
     stack.data_dir.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
     _load_or_generate_secrets(stack)
+    keyfiles.ensure(stack.keys_dir)
+    admin_key = stack.keys_dir / keyfiles.private_file("bank-admin")
+    stack.notes.append(f"keys        {stack.keys_dir}  (admin tokens: VELLET_BANK_ADMIN_KEY_FILE="
+                       f"{admin_key} vellet bank token --admin)")  # fmt: skip
     env = stack.env
     if not (env.get("VELLET_BANK_DATABASE_URL") and env.get("VELLET_WALLET_DATABASE_URL")):
         pg = EmbeddedPostgres(stack.data_dir / "postgres").start()
@@ -137,6 +156,7 @@ def _load_or_generate_secrets(stack: Stack) -> None:
         for line in path.read_text().splitlines():
             name, _, value = line.partition("=")
             kept[name.strip()] = value.strip()
+    kept = {name: value for name, value in kept.items() if name in _GENERATED_SECRETS}
     for name in _GENERATED_SECRETS:
         if not stack.env.get(name):
             kept.setdefault(name, secrets.token_urlsafe(48))
@@ -179,7 +199,7 @@ def _to_sink(stack: Stack, smtp: Any, configured: str) -> Any:
 
 
 async def _start_bank(stack: Stack, accounts: int) -> None:
-    settings = BankSettings.from_env(stack.env)
+    settings = BankSettings.from_env(stack.env_for("bank"))
     settings = dataclasses.replace(
         settings, smtp=_to_sink(stack, settings.smtp, "VELLET_BANK_SMTP_HOST")
     )
@@ -197,7 +217,7 @@ async def _start_bank(stack: Stack, accounts: int) -> None:
 async def _start_wallet(stack: Stack, accounts: int) -> None:
     # Every demo sign-up comes from this machine's one address; one window must fit them.
     stack.env.setdefault("VELLET_SIGNUP_MAX_PER_ADDRESS", str(max(50, accounts)))
-    settings = WalletSettings.from_env(stack.env)
+    settings = WalletSettings.from_env(stack.env_for("wallet"))
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
         await _ensure_database(settings.database_url)
     await database.migrate(settings.database_url)
@@ -232,7 +252,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
 
 
 async def _start_notifier(stack: Stack, accounts: int) -> None:
-    settings = NotifierSettings.from_env(stack.env)
+    settings = NotifierSettings.from_env(stack.env_for("notifier"))
     settings = dataclasses.replace(
         settings, smtp=_to_sink(stack, settings.smtp, "VELLET_SMTP_HOST")
     )

@@ -66,7 +66,7 @@ async def test_closing_an_account_shows_at_once(
         assert (await resp.json())["status"] == "closed"
 
 
-async def test_a_service_token_cannot_create_accounts(
+async def test_the_wallets_token_cannot_create_accounts(
     bank: RunningBank, http: aiohttp.ClientSession
 ) -> None:
     body = {
@@ -79,5 +79,5 @@ async def test_a_service_token_cannot_create_accounts(
     async with http.post(
         f"{bank.url}/api/v1/accounts", json=body, headers=auth(service_token())
     ) as resp:
-        assert resp.status == 403
-        assert (await resp.json())["code"] == "forbidden"
+        assert resp.status == 401  # the wallet's key is not the admin key
+        assert (await resp.json())["code"] == "invalid_token"

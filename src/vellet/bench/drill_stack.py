@@ -25,9 +25,8 @@ from vellet.bank.mailer import find_code
 from vellet.bench.drill_load import User
 from vellet.bench.faults import LossyProxy, ServiceProcess
 from vellet.bench.p2p import fresh_database
-from vellet.common import streams, tokens
+from vellet.common import keyfiles, keys, streams, tokens
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from vellet.common.settings import Secret, TokenSettings
 from vellet.notifier.sink import MailSink, start_sink, take_mail
 
 _SETTINGS = {
@@ -58,7 +57,8 @@ class Stack:
     root: Path
     pg: EmbeddedPostgres
     redis: EmbeddedRedis
-    secret: str
+    #: Every signer's key pair; each process is pointed at only its own files.
+    keys_dir: Path
     bank_db: str
     wallet_db: str
     banks: list[ServiceProcess]
@@ -90,9 +90,12 @@ class Stack:
             await client.aclose()
 
     def _admin(self) -> dict[str, str]:
-        token = tokens.mint(TokenSettings(secret=Secret(self.secret)),
-                            audience=tokens.BANK_AUDIENCE, subject="drill",
-                            role=tokens.ADMIN_ROLE)  # fmt: skip
+        # The drill plays the person with the admin key: no bank or wallet holds it.
+        admin = keys.parse_private(
+            (self.keys_dir / keyfiles.private_file("bank-admin")).read_text(), name="bank-admin"
+        )
+        token = tokens.mint(admin, signer="bank-admin", audience=tokens.BANK_AUDIENCE,
+                            subject="drill", role=tokens.ADMIN_ROLE)  # fmt: skip
         return {"Authorization": f"Bearer {token}"}
 
     async def open_users(self, http: aiohttp.ClientSession, count: int) -> list[User]:
@@ -181,17 +184,18 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return env | _SETTINGS | extra
 
 
-async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
-                      secret: str) -> Stack:  # fmt: skip
+async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis) -> Stack:
     bank_db = await fresh_database(pg.admin_url, "drill_bank")
     wallet_db = await fresh_database(pg.admin_url, "drill_wallet")
     sink = await start_sink(root / "mail")
     code_key = secrets.token_urlsafe(32)
+    keys_dir = root / "keys"
+    keyfiles.ensure(keys_dir)
     banks = []
     for name in ("bank-a", "bank-b"):
         port = free_port()
         env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url,
-                    "VELLET_JWT_SECRET": secret, "VELLET_BANK_PORT": str(port),
+                    **keyfiles.file_env(keys_dir, "bank"), "VELLET_BANK_PORT": str(port),
                     "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
                     "VELLET_BANK_SMTP_HOST": sink.host,
                     "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)})  # fmt: skip
@@ -203,12 +207,12 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
         port = free_port()
         env = _env(_WALLET_SETTINGS | {
             "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url,
-            "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
+            "VELLET_BANK_URL": bank_url, **keyfiles.file_env(keys_dir, "wallet"),
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
             "VELLET_CONSUMER_NAME": name,
         })  # fmt: skip
         wallets.append(ServiceProcess("wallet", env, port, root / f"{name}.log"))
-    stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy, sink)
+    stack = Stack(root, pg, redis, keys_dir, bank_db, wallet_db, banks, wallets, proxy, sink)
     try:
         await stack.ensure_running()
     except BaseException:

@@ -38,6 +38,7 @@ import asyncpg
 
 from vellet.bench import faults
 from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.common import keyfiles
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -199,7 +200,8 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
-        "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
+        # P2P signs no token, but the wallet starts only with its key in hand.
+        **keyfiles.pem_env(keyfiles.generate_all(), "wallet"),
         "VELLET_SESSION_SECRET": sessions.secret.get(),
         "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
         "VELLET_REDIS_URL": found.redis_url,
