@@ -270,6 +270,8 @@ class OperatorProcess:
 
     settings: OperatorSettings
     api: ApiServer
+    #: The key variables it starts with (``keyfiles.file_env`` for files, as ``vellet up``).
+    key_vars: dict[str, str] = field(default_factory=lambda: key_env("operator", ()))
     proc: subprocess.Popen[bytes] | None = None
     _dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -294,7 +296,7 @@ class OperatorProcess:
             VELLET_OPERATOR_PORT=str(s.http.port),
             VELLET_LOG_LEVEL="WARNING",
         )
-        env.update(key_env("operator", ()))
+        env.update(self.key_vars)
         return env
 
     async def start(self) -> OperatorProcess:
