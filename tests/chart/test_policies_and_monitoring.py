@@ -241,7 +241,7 @@ def test_notes_and_configmaps_never_carry_a_secret() -> None:
         if doc and doc["kind"] == "Secret"
         for value in doc["data"].values()
     ]
-    assert len(secrets) == 5  # jwt, session and code keys; PostgreSQL's and Redis's passwords
+    assert len(secrets) == 4  # session and code keys; PostgreSQL's and Redis's passwords
     for value in secrets:
         assert value not in text
         assert base64.b64decode(value).decode() not in text
