@@ -29,7 +29,7 @@ def test_defaults_are_safe_for_one_standalone_replica() -> None:
     assert settings.stuck_after == 60
     assert settings.sweep_api_transfers is True
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8084)
-    assert settings.keys.own == TEST_KEYS["operator"]
+    assert settings.keys.signer().key_id == TEST_KEYS["operator"].key_id
     assert "PRIVATE KEY" not in repr(settings)  # the signing key never prints
 
 
