@@ -46,8 +46,6 @@ class NotifierSettings:
     http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8083))
     #: How the event-stream consumer reads, claims and dead-letters.
     streams: StreamSettings = field(default_factory=StreamSettings)
-    #: This service's own signing key and the public keys of the signers it trusts.
-    keys: KeySettings = field(default_factory=KeySettings)
     #: The SMTP relay.
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     #: Backoff for temporary SMTP failures.
@@ -60,6 +58,9 @@ class NotifierSettings:
     #: Whether /readyz also requires the SMTP relay to answer. Off by default:
     #: mail waits in the queue while the relay is away, nothing is lost.
     ready_needs_smtp: bool = False
+    #: The public keys the notifier trusts: the wallet's (it signs the
+    #: transfer events). The notifier signs nothing, so it holds no private key.
+    keys: KeySettings = field(default_factory=KeySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> NotifierSettings:
@@ -75,7 +76,6 @@ class NotifierSettings:
                 max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
             ),
             streams=StreamSettings.from_env(env),
-            keys=KeySettings.from_env(env, own=None, trusts=("wallet",)),
             smtp=smtp_from_env(env),
             retry=RetrySettings(
                 base_ms=env.integer("VELLET_NOTIFIER_RETRY_BASE_MS", 500, minimum=1),
@@ -84,6 +84,7 @@ class NotifierSettings:
             ),
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             ready_needs_smtp=env.flag("VELLET_NOTIFIER_READY_NEEDS_SMTP", False),
+            keys=KeySettings.from_env(env, own=None, trusts=("wallet",)),
         )
 
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from tests.bank.helpers import audit, db_fetchval, results_for, transfer
-from tests.support.bank import RunningBank, auth, service_token
+from tests.support.bank import RunningBank, admin_token, auth, service_token
 from tests.support.keys import TEST_KEYS
 from tests.support.waiting import eventually
 from vellet.common import streams
@@ -111,7 +111,7 @@ async def test_refusals_are_outcomes_not_errors(
         async with http.patch(
             f"{bank.internal_url}/api/v1/accounts/111111111",
             json={"status": "closed"},
-            headers=auth(service_token("admin", "admin")),
+            headers=auth(admin_token()),
         ) as resp:
             assert resp.status == 200
     elif setup == "usd":

@@ -240,7 +240,7 @@ def test_settings_never_show_the_redis_password() -> None:
 
     url = redis_acl.with_credentials("redis://127.0.0.1:6379/0", "bank", "pa55word-xyz")
     env = {"VELLET_REDIS_URL": url, "VELLET_BANK_DATABASE_URL": "postgresql://db/bank",
-           "VELLET_JWT_SECRET": "j" * 40, "VELLET_BANK_CODE_KEY": "k" * 40,
+           "VELLET_BANK_CODE_KEY": "k" * 40,
            **key_env("bank", ("wallet", "bank-admin"))}  # fmt: skip
     for settings in (BankSettings.from_env(env), NotifierSettings.from_env(env)):
         assert settings.redis_url == url

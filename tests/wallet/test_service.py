@@ -8,7 +8,7 @@ import sys
 
 import aiohttp
 
-from tests.support.bank import TEST_SECRET, RunningBank, holder_email
+from tests.support.bank import RunningBank, holder_email
 from tests.support.keys import key_env
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, WalletClient, fund, registered
@@ -38,7 +38,7 @@ async def test_health_readiness_and_metrics(
     assert 'vellet_signups_total{outcome="created"} 2.0' in text
     assert "vellet_outbox_unpublished" in text
     assert 'vellet_http_requests_total{method="POST",route="/api/v1/transfers"' in text
-    for secret in (TEST_SECRET, SESSION_SECRET, alice.token or "?"):
+    for secret in ("PRIVATE KEY", SESSION_SECRET, alice.token or "?"):
         assert secret not in text
 
 
@@ -90,7 +90,7 @@ async def test_cli_migrates_and_audits(wallet_dsn: str, redis_url: str) -> None:
         "VELLET_WALLET_DATABASE_URL": wallet_dsn,
         "VELLET_REDIS_URL": redis_url,
         "VELLET_BANK_URL": "http://127.0.0.1:9",
-        "VELLET_JWT_SECRET": TEST_SECRET,
+        **key_env("wallet", ("bank", "operator")),
         "VELLET_SESSION_SECRET": SESSION_SECRET,
         **key_env("wallet", ("bank", "operator")),
     }

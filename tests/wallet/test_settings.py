@@ -12,7 +12,7 @@ ENV = {
     "VELLET_WALLET_DATABASE_URL": "postgresql://db/wallet",
     "VELLET_REDIS_URL": "redis://r/0",
     "VELLET_BANK_URL": "http://bank:8081/",
-    "VELLET_JWT_SECRET": "s" * 32,
+    **key_env("wallet", ("bank", "operator")),
     "VELLET_SESSION_SECRET": "t" * 32,
     **key_env("wallet", ("bank", "operator")),
 }

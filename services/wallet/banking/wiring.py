@@ -54,7 +54,7 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     settings, fm = app[SETTINGS], app[FLOW_METRICS]
     pool, redis, flow_settings = app[POOL], app[REDIS], app[SETTINGS].flows
     http = aiohttp.ClientSession()
-    bank = BankTransfers(http, settings.bank_url, settings.tokens, flow_settings.transfer_timeout)
+    bank = BankTransfers(http, settings.bank_url, settings.issuer(), flow_settings.transfer_timeout)
     relay = BankRequestRelay(pool, redis, flow_settings.relay_interval, fm,
                              settings.keys.signer())  # fmt: skip
     flow = BankFlow(pool, bank, relay, flow_settings, fm, app[RELAY].wake)

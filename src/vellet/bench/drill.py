@@ -143,7 +143,7 @@ async def _drill(args: argparse.Namespace, root: Path, pg: EmbeddedPostgres,
         f"vellet bench drill: {args.transfers} transfers, {args.users} users, "
         "2 wallets + 2 banks as processes, embedded PostgreSQL + Redis (no persistence)"
     )
-    stack = await start_stack(root, pg, redis, secrets.token_urlsafe(32))
+    stack = await start_stack(root, pg, redis)
     try:
         async with aiohttp.ClientSession() as http:
             users = await stack.open_users(http, args.users)

@@ -25,9 +25,8 @@ from vellet.bank.mailer import find_code
 from vellet.bench.drill_load import User
 from vellet.bench.faults import LossyProxy, ServiceProcess
 from vellet.bench.p2p import fresh_database
-from vellet.common import keys, streams, tokens
+from vellet.common import keyfiles, keys, streams, tokens
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from vellet.common.settings import Secret, TokenSettings
 from vellet.notifier.sink import MailSink, start_sink, take_mail
 
 _SETTINGS = {
@@ -58,7 +57,8 @@ class Stack:
     root: Path
     pg: EmbeddedPostgres
     redis: EmbeddedRedis
-    secret: str
+    #: Every signer's key pair; each process is pointed at only its own files.
+    keys_dir: Path
     bank_db: str
     wallet_db: str
     banks: list[ServiceProcess]
@@ -90,9 +90,12 @@ class Stack:
             await client.aclose()
 
     def _admin(self) -> dict[str, str]:
-        token = tokens.mint(TokenSettings(secret=Secret(self.secret)),
-                            audience=tokens.BANK_AUDIENCE, subject="drill",
-                            role=tokens.ADMIN_ROLE)  # fmt: skip
+        # The drill plays the person with the admin key: no bank or wallet holds it.
+        admin = keys.parse_private(
+            (self.keys_dir / keyfiles.private_file("bank-admin")).read_text(), name="bank-admin"
+        )
+        token = tokens.mint(admin, signer="bank-admin", audience=tokens.BANK_AUDIENCE,
+                            subject="drill", role=tokens.ADMIN_ROLE)  # fmt: skip
         return {"Authorization": f"Bearer {token}"}
 
     async def open_users(self, http: aiohttp.ClientSession, count: int) -> list[User]:
@@ -180,36 +183,27 @@ async def _fetchval(dsn: str, sql: str, *args: Any) -> int:
         await conn.close()
 
 
-def _key_env(
-    pairs: dict[str, keys.PrivateKey], own: str, trusts: tuple[str, ...]
-) -> dict[str, str]:
-    """A service's own private key and the public keys it trusts (one pair per run)."""
-    env = {keys.private_key_var(own): pairs[own].pem()}
-    return env | {keys.public_key_var(s): pairs[s].public().pem() for s in trusts}
-
-
 def _env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     return env | _SETTINGS | extra
 
 
-async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
-                      secret: str) -> Stack:  # fmt: skip
+async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis) -> Stack:
     bank_db = await fresh_database(pg.admin_url, "drill_bank")
     wallet_db = await fresh_database(pg.admin_url, "drill_wallet")
     sink = await start_sink(root / "mail")
     code_key = secrets.token_urlsafe(32)
-    pairs = {signer: keys.PrivateKey.generate() for signer in keys.SIGNERS}
+    keys_dir = root / "keys"
+    keyfiles.ensure(keys_dir)
     banks = []
     for name in ("bank-a", "bank-b"):
         port, internal = free_port(), free_port()
         env = _env({"VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis.url_for("bank"),
-                    "VELLET_JWT_SECRET": secret, "VELLET_BANK_PORT": str(port),
+                    **keyfiles.file_env(keys_dir, "bank"), "VELLET_BANK_PORT": str(port),
                     "VELLET_BANK_INTERNAL_PORT": str(internal),
                     "VELLET_CONSUMER_NAME": name, "VELLET_BANK_CODE_KEY": code_key,
                     "VELLET_BANK_SMTP_HOST": sink.host,
-                    "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)}
-                   | _key_env(pairs, "bank", ("wallet", "bank-admin")))  # fmt: skip
+                    "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)})  # fmt: skip
         banks.append(
             ServiceProcess("bank", env, port, root / f"{name}.log", internal_port=internal)
         )
@@ -220,14 +214,14 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
         port, internal = free_port(), free_port()
         env = _env(_WALLET_SETTINGS | {
             "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url_for("wallet"),
-            "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
+            "VELLET_BANK_URL": bank_url, **keyfiles.file_env(keys_dir, "wallet"),
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
             "VELLET_WALLET_INTERNAL_PORT": str(internal), "VELLET_CONSUMER_NAME": name,
-        } | _key_env(pairs, "wallet", ("bank", "operator")))  # fmt: skip
+        })  # fmt: skip
         wallets.append(
             ServiceProcess("wallet", env, port, root / f"{name}.log", internal_port=internal)
         )
-    stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy, sink)
+    stack = Stack(root, pg, redis, keys_dir, bank_db, wallet_db, banks, wallets, proxy, sink)
     try:
         await stack.ensure_running()
     except BaseException:

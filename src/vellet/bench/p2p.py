@@ -41,7 +41,7 @@ import asyncpg
 
 from vellet.bench import faults
 from vellet.bench.p2p_load import Round, drive, setup_users
-from vellet.common import keys, redis_acl
+from vellet.common import keyfiles, redis_acl
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -217,7 +217,8 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
-        "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
+        # P2P signs no token, but the wallet starts only with its key in hand.
+        **keyfiles.pem_env(keyfiles.generate_all(), "wallet"),
         "VELLET_SESSION_SECRET": sessions.secret.get(),
         "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
         "VELLET_REDIS_URL": found.redis_url,
@@ -229,10 +230,6 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
-    # The wallet signs its events (its outbox relay), as in production.
-    pairs = {signer: keys.PrivateKey.generate() for signer in ("wallet", "bank", "operator")}
-    env[keys.private_key_var("wallet")] = pairs["wallet"].pem()
-    env |= {keys.public_key_var(s): pairs[s].public().pem() for s in ("bank", "operator")}
     modes = ["on", "off"] if args.signing == "both" else [args.signing]
     ports = {mode: [(free_port(), free_port()) for _ in range(args.wallets)] for mode in modes}
     wallets = [
