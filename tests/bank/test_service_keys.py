@@ -44,13 +44,13 @@ async def test_a_service_key_cannot_open_an_account_with_money_in_it(
     bank: RunningBank, http: aiohttp.ClientSession, make: Callable[[], str]
 ) -> None:
     token = make()
-    async with http.post(f"{bank.url}/api/v1/accounts", json=ACCOUNT,
+    async with http.post(f"{bank.internal_url}/api/v1/accounts", json=ACCOUNT,
                          headers=auth(token)) as resp:  # fmt: skip
         assert resp.status == 401, await resp.text()
         assert (await resp.json())["code"] == "invalid_token"
     await bank.create_account("555555556")
-    async with http.patch(f"{bank.url}/api/v1/accounts/555555556", json={"status": "closed"},
-                          headers=auth(token)) as resp:  # fmt: skip
+    async with http.patch(f"{bank.internal_url}/api/v1/accounts/555555556",
+                          json={"status": "closed"}, headers=auth(token)) as resp:  # fmt: skip
         assert resp.status == 401
     async with http.get(f"{bank.url}/api/v1/accounts/555555555",
                         headers=auth(service_token())) as resp:  # fmt: skip
@@ -60,7 +60,7 @@ async def test_a_service_key_cannot_open_an_account_with_money_in_it(
 async def test_the_admin_key_opens_the_admin_routes_and_nothing_else(
     bank: RunningBank, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(f"{bank.url}/api/v1/accounts", json=ACCOUNT,
+    async with http.post(f"{bank.internal_url}/api/v1/accounts", json=ACCOUNT,
                          headers=auth(admin_token())) as resp:  # fmt: skip
         assert resp.status == 201, await resp.text()
     # Not a transfer, not a look-up: those are the wallet's alone.
