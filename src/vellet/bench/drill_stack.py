@@ -1,7 +1,10 @@
 """The drill's deployment: two banks and two wallets as processes, on one PG and Redis.
 
-wallet-a reaches bank-a through a :class:`LossyProxy` (so its answers can be
-lost), wallet-b reaches bank-b directly. Every replica has its own consumer
+wallet-a reaches bank-a through a :class:`GateProxy` (its answers can be
+lost, delayed or never arrive), and its database and Redis through proxies
+of :mod:`vellet.bench.drill_net`; wallet-b reaches everything directly. The
+banks and the wallets have a PostgreSQL each, so either can restart alone.
+Every replica has its own consumer
 name; both wallets run the reconciler (they take turns through an advisory
 lock). Thresholds are short so that a lost queue is re-driven in seconds.
 """
@@ -23,7 +26,9 @@ import redis.asyncio as aioredis
 from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
 from vellet.bank.mailer import find_code
 from vellet.bench.drill_load import User
-from vellet.bench.faults import LossyProxy, ServiceProcess
+from vellet.bench.drill_net import Links, start_links
+from vellet.bench.faults import ServiceProcess
+from vellet.bench.faults_net import GateProxy
 from vellet.bench.p2p import fresh_database
 from vellet.common import streams, tokens
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -63,9 +68,13 @@ class Stack:
     wallet_db: str
     banks: list[ServiceProcess]
     wallets: list[ServiceProcess]
-    proxy: LossyProxy
+    proxy: GateProxy
     #: Where the banks mail sign-up codes (read back by ``open_users``).
     sink: MailSink
+    #: The wallets' own PostgreSQL (``pg`` holds the bank's database).
+    wallet_pg: EmbeddedPostgres
+    #: wallet-a's other links, the notifier and its mail sink.
+    links: Links
 
     @property
     def wallet_urls(self) -> list[str]:
@@ -81,6 +90,8 @@ class Stack:
         for wallet in self.wallets:
             if not wallet.alive():
                 await wallet.start()
+        if not self.links.notifier.alive():
+            await self.links.notifier.start()
 
     async def flushall(self) -> None:
         client = aioredis.Redis.from_url(self.redis.url)
@@ -157,6 +168,7 @@ class Stack:
             proc.stop()
         await self.proxy.stop()
         await self.sink.stop()
+        await self.links.stop()
 
 
 # Posted transfers with other than exactly two entries (a repeated posting would add two).
@@ -182,9 +194,10 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 
 async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
-                      secret: str) -> Stack:  # fmt: skip
+                      secret: str, wallet_pg: EmbeddedPostgres) -> Stack:  # fmt: skip
     bank_db = await fresh_database(pg.admin_url, "drill_bank")
-    wallet_db = await fresh_database(pg.admin_url, "drill_wallet")
+    wallet_db = await fresh_database(wallet_pg.admin_url, "drill_wallet")
+    links = await start_links(root, wallet_db, redis.url)
     sink = await start_sink(root / "mail")
     code_key = secrets.token_urlsafe(32)
     banks = []
@@ -196,19 +209,24 @@ async def start_stack(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis,
                     "VELLET_BANK_SMTP_HOST": sink.host,
                     "VELLET_BANK_SMTP_PORT": str(sink.smtp_port)})  # fmt: skip
         banks.append(ServiceProcess("bank", env, port, root / f"{name}.log"))
-    proxy = await LossyProxy("127.0.0.1", banks[0].port).start()
+    proxy = await GateProxy("127.0.0.1", banks[0].port).start()
     session_secret = secrets.token_urlsafe(32)
     wallets = []
+    links_of = {"wallet-a": (links.wallet_db.address_for(wallet_db),
+                             links.wallet_redis.address_for(redis.url)),
+                "wallet-b": (wallet_db, redis.url)}  # fmt: skip
     for name, bank_url in (("wallet-a", proxy.url), ("wallet-b", banks[1].url)):
         port = free_port()
+        db_url, redis_url = links_of[name]
         env = _env(_WALLET_SETTINGS | {
-            "VELLET_WALLET_DATABASE_URL": wallet_db, "VELLET_REDIS_URL": redis.url,
+            "VELLET_WALLET_DATABASE_URL": db_url, "VELLET_REDIS_URL": redis_url,
             "VELLET_BANK_URL": bank_url, "VELLET_JWT_SECRET": secret,
             "VELLET_SESSION_SECRET": session_secret, "VELLET_WALLET_PORT": str(port),
             "VELLET_CONSUMER_NAME": name,
         })  # fmt: skip
         wallets.append(ServiceProcess("wallet", env, port, root / f"{name}.log"))
-    stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy, sink)
+    stack = Stack(root, pg, redis, secret, bank_db, wallet_db, banks, wallets, proxy, sink,
+                  wallet_pg, links)  # fmt: skip
     try:
         await stack.ensure_running()
     except BaseException:
