@@ -1,12 +1,12 @@
-"""The drill's deployment: two banks and two wallets as processes, on one PG and Redis.
+"""The drill's deployment: two banks, two wallets and a notifier as processes.
 
 wallet-a reaches bank-a through a :class:`GateProxy` (its answers can be
 lost, delayed or never arrive), and its database and Redis through proxies
 of :mod:`vellet.bench.drill_net`; wallet-b reaches everything directly. The
-banks and the wallets have a PostgreSQL each, so either can restart alone.
-Every replica has its own consumer
-name; both wallets run the reconciler (they take turns through an advisory
-lock). Thresholds are short so that a lost queue is re-driven in seconds.
+banks and the wallets have a PostgreSQL each, so either can restart alone;
+they share one Redis. Every replica has its own consumer name; both wallets
+run the reconciler (they take turns through an advisory lock). Thresholds
+are short so that a lost queue is re-driven in seconds.
 """
 
 from __future__ import annotations
