@@ -49,6 +49,11 @@ from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.errors import ConfigError
 from vellet.notifier.store import DEAD_RECIPIENTS
 
+#: The longest timeout inside a service: ``vellet.common.db``'s ``command_timeout``
+#: (the wallet's bank call gives up after 1 s, SMTP after 10 s). A default pause
+#: outlasts it and the clients', so the paused side wakes up to abandoned work.
+SERVICE_TIMEOUT = 30.0
+
 
 @dataclass(frozen=True)
 class Options:
@@ -59,7 +64,7 @@ class Options:
     settle_timeout: float = 300.0
     mail_timeout: float = 600.0
     client_timeout: float = 15.0
-    times: Durations = field(default_factory=lambda: Durations(outage=30.0, pause=20.0, cut=10.0))
+    times: Durations = field(default_factory=lambda: Durations(outage=30.0, pause=35.0, cut=10.0))
 
 
 def add_parser(sub: Any) -> None:
@@ -106,7 +111,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    pause = args.pause if args.pause is not None else args.client_timeout + 5
+    pause = args.pause
+    if pause is None:
+        pause = max(args.client_timeout, SERVICE_TIMEOUT) + 5
     opts = Options(args.transfers, args.users, args.parallel, args.seed, args.settle_timeout,
                    args.mail_timeout, args.client_timeout,
                    Durations(outage=args.outage, pause=pause, cut=args.cut))  # fmt: skip
