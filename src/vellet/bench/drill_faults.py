@@ -111,7 +111,7 @@ async def _banks_down(ctx: Ctx, run: FaultRun) -> None:
     # A Redis wiped while transfer events wait in it loses their mail: Redis
     # without persistence is not a durable queue (README, reliability). The
     # wipe is about the bank queues, so let the mail already due go out first.
-    missing, waited = await wait_for_mail(ctx.stack.wallet_db, ctx.stack.links.maildir, 60)
+    missing, waited = await wait_for_mail(ctx.stack.wallet_db, ctx.stack.links.maildir, 300)
     run.saw(f"mail drained before the wipe in {waited:.1f} s ({missing} left)", False)
 
 
