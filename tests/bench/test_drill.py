@@ -27,6 +27,8 @@ _TIMES = Durations(outage=4.0, pause=4.0, cut=3.0)
 _OPTS = Options(transfers=300, users=6, parallel=8, seed=19, settle_timeout=120,
                 mail_timeout=120, client_timeout=3.0, times=_TIMES)  # fmt: skip
 _FAULTS = [f.name for f in plan_faults(_TIMES)]
+# Whichever test comes first runs the drill in its setup (about 2-3 minutes).
+pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,6 @@ async def drill() -> AsyncIterator[DrillResult]:
         yield result
 
 
-@pytest.mark.timeout(600)
 async def test_no_transfer_is_lost_or_duplicated_and_the_books_balance(
     drill: DrillResult,
 ) -> None:
