@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import secrets
 import tempfile
 import time
@@ -121,6 +122,9 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("--transfers must be >= 100, --users >= 4 and --parallel >= 1")
     if opts.times.pause <= opts.client_timeout:
         raise ConfigError("--pause must be longer than --client-timeout (a pause, not a blip)")
+    # The banks' sign-up sink runs in this process: its per-command INFO lines
+    # would bury the drill's own output.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="vellet-drill-") as tmp:
         result = asyncio.run(run_drill(opts, Path(tmp)))
     print(report(result))

@@ -67,14 +67,20 @@ class DrillResult:
         )
 
     def recovered(self, run: FaultRun) -> float | None:
-        """Seconds from the heal to the first 201 answered to an attempt sent after it."""
+        """Seconds from the heal to the first 201 answered to an attempt sent after it,
+        None if none came before the next fault began (that one is in the way)."""
+        later = [r.started for r in self.runs if r.started > run.started]
+        until = min(later, default=float("inf"))
         after = [answered for sent, answered, status in self.tally.attempts
-                 if sent >= run.healed and status == 201]  # fmt: skip
+                 if sent >= run.healed and status == 201 and answered <= until]  # fmt: skip
         return min(after) - run.healed if after else None
 
 
 def _faults(result: DrillResult) -> list[str]:
-    lines = ["faults (lasted; client attempts disturbed; first 201 after the heal; probe):"]
+    lines = [
+        "faults (lasted; client attempts disturbed; first 201 after the heal, '-' if the "
+        "next fault came first; probe):"
+    ]
     for run in result.runs:
         back = result.recovered(run)
         lines.append(
