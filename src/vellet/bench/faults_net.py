@@ -51,10 +51,6 @@ class GateProxy(LossyProxy):
         await super().start()
         return self
 
-    @property
-    def cut_now(self) -> bool:
-        return not self._open.is_set()
-
     def cut(self) -> None:
         """Drop everything silently until :meth:`heal`."""
         self._open.clear()
