@@ -1,8 +1,9 @@
 """The drill's verdict fails on each thing it promises to catch.
 
 A clean result is OK; then each defect alone -- a lost or a duplicated
-transfer, a 500, an imbalance, a missing mail, a mail beyond the bound, a
-fault its probe did not see, a client that gave up -- must turn it to FAILED
+transfer, a 500, a Redis ACL denial, an imbalance, a missing mail, a mail
+beyond the bound, a fault its probe did not see, a client that gave up --
+must turn it to FAILED
 (exit 1). The mail count is read from a real Maildir the way the sink writes
 it (envelope header first, then the notifier's headers).
 """
@@ -27,7 +28,7 @@ def _clean() -> DrillResult:
                   attempts=[(1.0, 1.1, 201), (2.0, 2.1, 503), (3.0, 3.1, 201)])  # fmt: skip
     books = Books(wallet_settlement=100, bank_settlement=100, by_state={"posted": 2})
     extra = {"wallet_transfers": 2, "accepted_found": 2, "republished": 0, "misentered": 0,
-             "dead_letters": 0, "dropped_bytes": 0}  # fmt: skip
+             "dead_letters": 0, "dropped_bytes": 0, "acl_denials": 0}  # fmt: skip
     mail = MailBooks(expected=2, sent=2)
     run = FaultRun("a fault", started=1.5, healed=2.5, interrupted=True, evidence=["seen"])
     return DrillResult(2, tally, Tally(), books, extra, mail, [run], 0.0, 1.0)
@@ -43,6 +44,10 @@ def _duplicated(r: DrillResult) -> None:
 
 def _misentered(r: DrillResult) -> None:
     r.extra["misentered"] = 1
+
+
+def _acl_denied(r: DrillResult) -> None:
+    r.extra["acl_denials"] = 1
 
 
 def _answered_500(r: DrillResult) -> None:
@@ -78,7 +83,7 @@ def test_a_clean_drill_is_ok() -> None:
 
 @pytest.mark.parametrize(
     "defect",
-    [_lost, _duplicated, _misentered, _answered_500, _imbalanced, _mail_missing,
+    [_lost, _duplicated, _misentered, _answered_500, _acl_denied, _imbalanced, _mail_missing,
      _mail_over_bound, _fault_unseen, _gave_up],
 )  # fmt: skip
 def test_each_defect_fails_the_drill(defect: Callable[[DrillResult], None]) -> None:

@@ -48,7 +48,7 @@ async def test_an_operator_killed_mid_transfer_and_restarted_moves_the_money_onc
     alice = await member(api, bank, wallet, http)
     bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 50_000)
-    relay = await HoldingWallet(wallet.url, hold=True).start()
+    relay = await HoldingWallet(wallet.internal_url, hold=True).start()
     port = free_port()
     # Slow enough a wallet call that the operator is surely still waiting when killed.
     settings = with_port(operator_settings(api, relay.url, bank.url, http_timeout=60), port)
@@ -75,7 +75,7 @@ async def test_an_operator_killed_mid_transfer_and_restarted_moves_the_money_onc
 
     assert exit_code == 0, second.stderr()  # SIGTERM: a clean stop, as in a pod
     # Submitted twice, executed once: one transfer, one debit, one credit.
-    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 2
+    assert await requests_to(wallet.internal_url, "POST", "/internal/v1/transfers") == 2
     alice_history, bob_history = await history(alice), await history(bob)
     p2p_ids = {t["id"] for t in alice_history if t["kind"] == "p2p"}
     assert p2p_ids == {done["status"]["transferId"]}

@@ -2,7 +2,8 @@
 
 Two banks, two wallets and a notifier run as real ``vellet ... serve``
 processes; the banks and the wallets have a PostgreSQL each (embedded), and
-share a Redis without persistence (a restart loses the queues for real).
+share a Redis without persistence (a restart loses the queues for real),
+each process as its own ACL user, every stream message signed by its producer.
 Clients send ``--transfers`` mixed deposits and withdrawals to both wallets,
 retrying with the same key like real clients, while the drill injects, one
 after the other, every fault of :func:`vellet.bench.drill_faults.plan_faults`:
@@ -16,12 +17,13 @@ the fault, so traffic flows through every one of them.
 
 Then it waits for every transfer to settle and for the mail, and prints:
 accepted, posted, voided, failed, lost (must be 0), duplicated (must be 0),
-500 answers (must be 0), the invariant (the wallet's ledger invariant, the
-bank's audit, wallet settlement == bank settlement, transfer-by-transfer
-agreement), mails expected / sent / duplicated / dead, and per fault how long
-it lasted, what its probe saw and how soon traffic recovered. Exit status 0
-only if all of that holds. Passwords are hashed at a low argon2 cost here:
-the drill is about money, not log-in cost.
+500 answers (must be 0), Redis ACL denials (must be 0), the invariant
+(the wallet's ledger invariant, the bank's audit, wallet settlement == bank
+settlement, transfer-by-transfer agreement), mails expected / sent /
+duplicated / dead, and per fault how long it lasted, what its probe saw and
+how soon traffic recovered. Exit status 0 only if all of that holds.
+Passwords are hashed at a low argon2 cost here: the drill is about money,
+not log-in cost.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from vellet.bench.drill_load import Step, Tally, User, plan, run_load, submit
 from vellet.bench.drill_mail import mail_books, wait_for_mail
 from vellet.bench.drill_report import DrillResult, report
 from vellet.bench.drill_stack import Stack, start_stack
+from vellet.common import redis_acl
 from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis
 from vellet.common.errors import ConfigError
@@ -136,7 +139,10 @@ async def run_drill(opts: Options, root: Path) -> DrillResult:
     await asyncio.to_thread(root.chmod, 0o755)  # PostgreSQL runs as 'nobody' when we are root
     pg = await asyncio.to_thread(EmbeddedPostgres(root / "pg-bank", fsync=False).start)
     wallet_pg = EmbeddedPostgres(root / "pg-wallet", fsync=False)
-    redis = EmbeddedRedis(root / "redis", persistent=False)
+    # Each bank, wallet and notifier process connects as its own ACL user; the
+    # drill itself (FLUSHALL, the dead-letter and ACL-log counts) as the admin.
+    redis = EmbeddedRedis(root / "redis", persistent=False,
+                          passwords=redis_acl.generate_passwords())  # fmt: skip
     try:
         await asyncio.to_thread(wallet_pg.start)
         redis.start()
@@ -184,7 +190,7 @@ async def _drill(opts: Options, root: Path, pg: EmbeddedPostgres, wallet_pg: Emb
         "banks, Redis (no persistence), an SMTP sink"
     )
     faults = plan_faults(opts.times)
-    stack = await start_stack(root, pg, redis, secrets.token_urlsafe(32), wallet_pg)
+    stack = await start_stack(root, pg, redis, wallet_pg)
     try:
         async with aiohttp.ClientSession() as http:
             users = await stack.open_users(http, opts.users)
@@ -233,7 +239,7 @@ async def _drill(opts: Options, root: Path, pg: EmbeddedPostgres, wallet_pg: Emb
 
 async def _dead(stack: Stack) -> int:
     """Recipients the notifier gave up on (its dead letters, in Redis)."""
-    client = aioredis.Redis.from_url(stack.redis.url)
+    client = aioredis.Redis.from_url(stack.redis.url)  # as the admin, like every count
     try:
         return int(await client.xlen(DEAD_RECIPIENTS))
     finally:

@@ -16,7 +16,8 @@ from pathlib import Path
 from vellet.bench.drill_mail import SinkProcess
 from vellet.bench.faults import ServiceProcess
 from vellet.bench.faults_net import GateProxy, proxy_for
-from vellet.common.embedded import free_port
+from vellet.common import keyfiles
+from vellet.common.embedded import EmbeddedRedis, free_port
 
 _NOTIFIER_SETTINGS = {
     "VELLET_STREAM_BLOCK_MS": "200",
@@ -53,14 +54,20 @@ class Links:
             await proxy.stop()
 
 
-async def start_links(root: Path, wallet_db_url: str, redis_url: str) -> Links:
-    """Proxies for wallet-a's links, a sink process, and the notifier (not yet started)."""
+async def start_links(root: Path, wallet_db_url: str, redis: EmbeddedRedis,
+                      keys_dir: Path) -> Links:  # fmt: skip
+    """Proxies for wallet-a's links, a sink process, and the notifier (not yet started).
+
+    The notifier connects as its own Redis ACL user and trusts the wallet's
+    public key (the events it mails about are the wallet's, signed).
+    """
     sink = SinkProcess(root / "notifier-mail", root / "sink.log").start()
     smtp = await GateProxy(sink.host, sink.smtp_port).start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     port = free_port()
     env |= _NOTIFIER_SETTINGS | {
-        "VELLET_REDIS_URL": redis_url,
+        "VELLET_REDIS_URL": redis.url_for("notifier"),
+        **keyfiles.file_env(keys_dir, "notifier"),
         "VELLET_NOTIFIER_PORT": str(port),
         "VELLET_CONSUMER_NAME": "notifier-a",
         "VELLET_SMTP_HOST": smtp.host,
@@ -69,7 +76,7 @@ async def start_links(root: Path, wallet_db_url: str, redis_url: str) -> Links:
     notifier = ServiceProcess("notifier", env, port, root / "notifier.log")
     return Links(
         wallet_db=await proxy_for(wallet_db_url),
-        wallet_redis=await proxy_for(redis_url),
+        wallet_redis=await proxy_for(redis.url),
         smtp=smtp,
         notifier=notifier,
         sink=sink,

@@ -1,8 +1,9 @@
 """The drill's verdict: what the clients were told, what the books say, what each fault did.
 
 :class:`DrillResult` holds everything measured; :attr:`DrillResult.ok` is the
-exit status (nothing lost, nothing duplicated, no 500, the books balance,
-every mail delivered within the bound, every fault seen by its probe);
+exit status (nothing lost, nothing duplicated, no 500, no Redis ACL denial,
+the books balance, every mail delivered within the bound, every fault seen
+by its probe);
 :func:`report` is the table ``vellet bench drill`` prints.
 """
 
@@ -53,8 +54,11 @@ class DrillResult:
 
     @property
     def ok(self) -> bool:
+        # A Redis ACL denial is a service kept from its own work: it would show
+        # here before it showed as money (``extra["acl_denials"]``, from ACL LOG).
         return (self.books.ok and self.lost == 0 and self.duplicated == 0
-                and self.server_errors == 0 and self.mail.ok and not self.unseen_faults
+                and self.server_errors == 0 and self.extra["acl_denials"] == 0
+                and self.mail.ok and not self.unseen_faults
                 and self.tally.gave_up == 0)  # fmt: skip
 
     def disturbed(self, run: FaultRun) -> int:
@@ -111,6 +115,8 @@ def report(result: DrillResult) -> str:
         f"  re-published (attempts>1)  {extra['republished']}",
         f"  dead letters               {extra['dead_letters']}",
         f"  500 answers                {result.server_errors}  (must be 0; 503s are retried)",
+        f"  Redis ACL denials          {extra['acl_denials']}  (must be 0; since Redis last "
+        "started)",
         f"  lost                       {result.lost}  (must be 0)",
         f"  duplicated                 {result.duplicated}  (must be 0)",
         f"  wallet settlement          {books.wallet_settlement / 100:.2f} INR",

@@ -18,6 +18,7 @@ import asyncpg
 import redis.exceptions
 from aiohttp import web
 
+from vellet.common import jsontext
 from vellet.common.errors import (
     PROBLEM_JSON,
     InvalidRequest,
@@ -152,8 +153,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest("the body must be JSON (Content-Type: application/json)")
     raw = await request.read()  # over the body limit: 413, mapped by the middleware
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = jsontext.loads(raw)
+    except jsontext.TooDeep:
+        raise InvalidRequest("the body is not valid JSON: nested too deeply") from None
+    except ValueError:  # UnicodeDecodeError is one
         raise InvalidRequest("the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object")

@@ -11,9 +11,11 @@ the value, so a settings object can be logged safely.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from vellet.common.digits import decimal_number, whole_number
 from vellet.common.errors import ConfigError
 
 
@@ -38,6 +40,22 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def require_distinct(name: str, secret: Secret, others: Mapping[str, Secret]) -> None:
+    """Refuse ``secret`` when it equals any of ``others`` (name -> secret).
+
+    Two keys that guard different things must not be one key: whoever holds
+    one would hold both. The message names the settings, never a value.
+    """
+    mine = secret.get().encode()
+    for other_name, other in others.items():
+        theirs = other.get().encode()
+        if mine and theirs and hmac.compare_digest(mine, theirs):
+            raise ConfigError(
+                f"{name} must not be the same as {other_name}: whoever holds one key "
+                f"would hold both; generate a separate random value for {name}"
+            )
 
 
 class Env:
@@ -87,10 +105,9 @@ class Env:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        value = whole_number(raw)
+        if value is None:  # int() would take "1_000", "+5" or "١٢"
+            raise ConfigError(f"{name} must be a whole number (digits 0-9), got {raw[:40]!r}")
         if not minimum <= value <= maximum:
             raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
         return value
@@ -99,10 +116,9 @@ class Env:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        value = decimal_number(raw)
+        if value is None:  # float() would take "nan", "inf", "1e3" or "١٢"
+            raise ConfigError(f"{name} must be a number such as 2 or 0.5, got {raw[:40]!r}")
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
@@ -157,21 +173,18 @@ class StreamSettings:
 
 @dataclass(frozen=True)
 class TokenSettings:
-    """Service-to-service JWTs (HS256, one shared key, one audience per service)."""
+    """Service tokens this process mints (signed with its own key, see ``tokens``)."""
 
-    #: Signing key shared by the services of one deployment.
-    secret: Secret = field(repr=False, default=Secret(""))
-    #: The ``iss`` every Vellet token carries and every verifier requires.
-    issuer: str = "vellet"
-    #: Lifetime of a minted service token, in seconds.
+    #: Lifetime of a minted service token, in seconds; at most
+    #: ``tokens.SERVICE_TTL_MAX`` (900), which every verifier enforces too.
     ttl_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Env) -> TokenSettings:
         return cls(
-            secret=env.secret("VELLET_JWT_SECRET"),
-            issuer=env.text("VELLET_JWT_ISSUER", cls.issuer),
-            ttl_seconds=env.integer("VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10),
+            ttl_seconds=env.integer(
+                "VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10, maximum=900
+            ),
         )
 
 
