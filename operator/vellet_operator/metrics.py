@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 PHASES: Final = ("Pending", "Accepted", "Queued", "Posted", "Voided", "Failed", "Denied")
 #: create: submitting a new Transfer to the wallet; timer: re-reading or
 #: re-driving one unfinished Transfer; resubmit: submitting again one that kopf
-#: marked handled but whose outcome was lost (``handlers._orphaned``); sweep: re-driving stuck transfers made
-#: through the HTTP API.
+#: marked handled but whose outcome was lost (``handlers._orphaned``); sweep:
+#: re-driving stuck transfers made through the HTTP API.
 HANDLERS: Final = ("create", "timer", "resubmit", "sweep")
 #: ok: done for now; retry: a temporary problem, tried again later;
 #: failed: a permanent refusal, never retried.
