@@ -79,7 +79,12 @@ async def _mailer(app: web.Application) -> AsyncIterator[None]:
 async def _consumer(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     consumer = request_consumer(
-        app[POOL], app[REDIS], settings.consumer_name, settings.streams, app[METRICS]
+        app[POOL],
+        app[REDIS],
+        settings.consumer_name,
+        settings.streams,
+        app[METRICS],
+        settings.keys,
     )
     async for _ in consumer.run_in_background():
         yield

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings, smtp_from_env
 from vellet.common.settings import (
     AuditSettings,
@@ -15,7 +16,6 @@ from vellet.common.settings import (
     HttpSettings,
     Secret,
     StreamSettings,
-    TokenSettings,
     require_distinct,
 )
 
@@ -71,8 +71,11 @@ class BankSettings:
     internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9081))
     #: How the request-stream consumer reads and gives up.
     streams: StreamSettings = field(default_factory=StreamSettings)
-    #: Verifies service tokens (and the admin token) presented to the bank.
-    tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The bank's own key (it signs its results) and the public keys it
+    #: trusts: the wallet's (transfers, look-ups, sign-up challenges) and the
+    #: bank-admin key (account administration), whose private half no
+    #: running service holds.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: The account look-up cache.
     cache: CacheSettings = field(default_factory=CacheSettings)
     #: Sign-up challenges.
@@ -92,9 +95,11 @@ class BankSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> BankSettings:
         settings = cls._read(Env(environ))
-        # The code key must stay the bank's alone: the service key is held by others.
+        # Two keys guarding different things must not be one: a copy-paste of
+        # the signing key into the code key would put both in every place either goes.
+        own = Secret(settings.keys.signer().pem().strip())
         require_distinct("VELLET_BANK_CODE_KEY", settings.signup.code_key,
-                         {"VELLET_JWT_SECRET": settings.tokens.secret})  # fmt: skip
+                         {"VELLET_BANK_KEY": own})  # fmt: skip
         return settings
 
     @classmethod
@@ -119,7 +124,7 @@ class BankSettings:
                 max_body_bytes=max_body_bytes,
             ),
             streams=StreamSettings.from_env(env),
-            tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="bank", trusts=("wallet", "bank-admin")),
             cache=CacheSettings(
                 local_size=env.integer("VELLET_BANK_CACHE_SIZE", CacheSettings.local_size),
                 local_ttl=env.number("VELLET_BANK_CACHE_LOCAL_TTL", CacheSettings.local_ttl),

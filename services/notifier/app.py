@@ -117,6 +117,7 @@ async def _consumer(app: web.Application) -> AsyncIterator[None]:
     app[REDIS_KEY] = redis
     workers: list[Worker] = []
     consumers: list[Consumer] = []
+    trusted = settings.keys.keys_of("wallet")
     for index in range(settings.senders):
         name = sender_name(settings, index)
         # A fresh token per process: how the ledger tells this process's leases
@@ -127,7 +128,7 @@ async def _consumer(app: web.Application) -> AsyncIterator[None]:
         consumers.append(Consumer(
             redis=redis, stream=TRANSFER_EVENTS, group=GROUP, name=name,
             handler=worker.handle, settings=settings.streams,
-            metrics=app[STREAM_METRICS_KEY],
+            metrics=app[STREAM_METRICS_KEY], trusted=trusted,
         ))  # fmt: skip
     app[WORKER_KEY] = workers[0]
     task = asyncio.create_task(_consume_all(consumers), name="notifier-consumers")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from vellet.common import mail
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings
 from vellet.common.settings import Env, HttpSettings, StreamSettings
 
@@ -62,6 +63,9 @@ class NotifierSettings:
     #: its own kept SMTP connection. One sender spends most of its time
     #: waiting for Redis and the relay; a few overlap that wait.
     senders: int = 4
+    #: The public keys the notifier trusts: the wallet's (it signs the
+    #: transfer events). The notifier signs nothing, so it holds no private key.
+    keys: KeySettings = field(default_factory=KeySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> NotifierSettings:
@@ -86,6 +90,7 @@ class NotifierSettings:
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             ready_needs_smtp=env.flag("VELLET_NOTIFIER_READY_NEEDS_SMTP", False),
             senders=env.integer("VELLET_NOTIFIER_SENDERS", 4, minimum=1, maximum=64),
+            keys=KeySettings.from_env(env, own=None, trusts=("wallet",)),
         )
 
 

@@ -70,7 +70,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     redis = streams.connect(settings.redis_url)
     http = aiohttp.ClientSession()
     app[POOL], app[REDIS] = pool, redis
-    app[BANK] = BankClient(http, settings.bank_url, settings.tokens, settings.bank_timeout)
+    app[BANK] = BankClient(http, settings.bank_url, settings.issuer(), settings.bank_timeout)
     app[LIMITER] = LoginLimiter(redis, settings.login)
     app[SIGNUP_STARTS] = LoginLimiter(
         redis, settings.signup, prefix=limits.SIGNUP_START_PREFIX, what="sign-up attempts"
@@ -109,6 +109,7 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
         app[REDIS],
         settings.outbox_interval,
         app[METRICS].events_published,
+        settings.keys.signer(),
         settings.outbox_linger,
     )
     app[RELAY] = relay

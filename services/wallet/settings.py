@@ -1,10 +1,10 @@
 """The wallet's settings, read once from the environment and passed in.
 
-Two different secrets on purpose: ``VELLET_JWT_SECRET`` signs the service
-tokens every Vellet component shares (the wallet uses it to call the bank),
-while ``VELLET_SESSION_SECRET`` signs user sessions and is known to the wallet
-alone, so a leaked service key can never mint a user's session or the other
-way round.
+Two kinds of key on purpose: the wallet's own Ed25519 key
+(``VELLET_WALLET_KEY``) signs what the wallet says to the bank, and it trusts
+only the public keys of the bank and the operator; ``VELLET_SESSION_SECRET``
+signs user sessions and is known to the wallet alone, so a leaked service key
+can never mint a user's session or the other way round.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.settings import (
     AuditSettings,
     Env,
@@ -24,6 +25,7 @@ from vellet.common.settings import (
     TokenSettings,
     require_distinct,
 )
+from vellet.common.tokens import Issuer
 
 #: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -187,8 +189,12 @@ class WalletSettings:
     #: Where ``/internal/v1`` (the operator's API) and ``/metrics`` listen: a
     #: second port that nothing public routes to (``vellet.common.web``).
     internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9080))
-    #: Service tokens the wallet presents to the bank.
+    #: Lifetime of the service tokens the wallet presents to the bank.
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The wallet's own key (tokens for the bank, signed stream messages) and
+    #: the public keys it trusts: the bank's (results) and the operator's
+    #: (its internal API).
+    keys: KeySettings = field(default_factory=KeySettings)
     #: User sessions.
     sessions: SessionSettings = field(default_factory=SessionSettings)
     #: Login rate limits.
@@ -226,7 +232,7 @@ class WalletSettings:
         a service key leaks to other processes, and must never mint a user's
         session. A new service secret is added here and is checked with it.
         """
-        return {"VELLET_JWT_SECRET": self.tokens.secret}
+        return {"VELLET_WALLET_KEY": Secret(self.keys.signer().pem().strip())}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
@@ -261,6 +267,7 @@ class WalletSettings:
                 max_body_bytes=max_body_bytes,
             ),
             tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="wallet", trusts=("bank", "operator")),
             sessions=SessionSettings(
                 secret=env.secret("VELLET_SESSION_SECRET"),
                 issuer=env.text("VELLET_SESSION_ISSUER", SessionSettings.issuer),
@@ -328,3 +335,7 @@ class WalletSettings:
                 ),
             ),
         )
+
+    def issuer(self) -> Issuer:
+        """Mints the wallet's tokens for the bank."""
+        return Issuer.of(self.keys, "wallet", self.tokens.ttl_seconds)

@@ -4,9 +4,13 @@ PostgreSQL and Redis come from pip-installed packages unless their URLs are
 set; data lives in ``.vellet/`` (or ``VELLET_HOME``) so a restart keeps
 users, balances and queued transfers. Secrets that are not set are
 generated once and kept in ``.vellet/secrets.env`` (mode 0600), so sessions
-survive restarts too. Every component runs in this one process on one event
-loop; Ctrl-C stops the apps gracefully, then the servers this command
-started (by PID, nothing else).
+survive restarts too; so are the service key pairs, in ``.vellet/keys/``
+(``<signer>.key`` mode 0600). Every component runs in this one process on one
+event loop, and each is configured with only its own private key and the
+public keys it trusts (``*_FILE`` variables naming those files), exactly as
+separate processes would be; ``bank-admin.key`` is given to none of them and
+is there for ``vellet bank token --admin``. Ctrl-C stops the apps
+gracefully, then the servers this command started (by PID, nothing else).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from vellet.bank.domain import demo_accounts
 from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
 from vellet.bank.mailer import find_code
 from vellet.bank.settings import BankSettings
+from vellet.common import keyfiles
 from vellet.common.commands import command
 from vellet.common.embedded import (
     EmbeddedPostgres,
@@ -51,10 +56,13 @@ from vellet.wallet.app import create_app as create_wallet
 from vellet.wallet.auth.demo import sign_up_demo_users
 from vellet.wallet.settings import WalletSettings
 
-_GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
+_GENERATED_SECRETS = ("VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
 #: The embedded Redis's passwords, one per ACL user, kept with the other secrets.
 _REDIS_PASSWORDS = {user: f"VELLET_REDIS_{user.upper()}_PASSWORD" for user in
                     (ADMIN_USER, *SERVICES)}  # fmt: skip
+#: What ``secrets.env`` keeps; anything else there (an older release's shared
+#: service secret) is dropped.
+_KEPT_SECRETS = (*_GENERATED_SECRETS, *_REDIS_PASSWORDS.values())
 
 
 def register(sub: Any) -> None:
@@ -104,10 +112,18 @@ class Stack:
     #: services share ``VELLET_REDIS_URL``.
     redis_urls: dict[str, str] = field(default_factory=dict, repr=False)
 
+    @property
+    def keys_dir(self) -> Path:
+        """Every signer's key pair, generated on the first run and kept."""
+        return self.data_dir / "keys"
+
     def env_for(self, service: str) -> dict[str, str]:
-        """The environment ``service`` reads its settings from: its own Redis URL."""
-        url = self.redis_urls.get(service)
-        return {**self.env, "VELLET_REDIS_URL": url} if url else self.env
+        """The environment one component is configured from: only its own keys
+        and, when Redis is embedded, its own Redis user."""
+        env = {k: v for k, v in self.env.items() if not keyfiles.is_key_variable(k)}
+        if url := self.redis_urls.get(service):
+            env["VELLET_REDIS_URL"] = url
+        return env | keyfiles.file_env(self.keys_dir, service)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +144,10 @@ def start_servers(stack: Stack) -> None:
     stack.data_dir.mkdir(parents=True, exist_ok=True)
     stack.data_dir.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
     _load_or_generate_secrets(stack)
+    keyfiles.ensure(stack.keys_dir)
+    admin_key = stack.keys_dir / keyfiles.private_file("bank-admin")
+    stack.notes.append(f"keys        {stack.keys_dir}  (admin tokens: VELLET_BANK_ADMIN_KEY_FILE="
+                       f"{admin_key} vellet bank token --admin)")  # fmt: skip
     env = stack.env
     if not (env.get("VELLET_BANK_DATABASE_URL") and env.get("VELLET_WALLET_DATABASE_URL")):
         pg = EmbeddedPostgres(stack.data_dir / "postgres").start()
@@ -161,6 +181,7 @@ def _load_or_generate_secrets(stack: Stack, names: tuple[str, ...] = _GENERATED_
         for line in path.read_text().splitlines():
             name, _, value = line.partition("=")
             kept[name.strip()] = value.strip()
+    kept = {name: value for name, value in kept.items() if name in _KEPT_SECRETS}
     for name in names:
         if not stack.env.get(name):
             kept.setdefault(name, secrets.token_urlsafe(48))

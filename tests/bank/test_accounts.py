@@ -70,7 +70,7 @@ async def test_closing_an_account_shows_at_once(
         assert (await resp.json())["status"] == "closed"
 
 
-async def test_a_service_token_cannot_create_accounts(
+async def test_the_wallets_token_cannot_create_accounts(
     bank: RunningBank, http: aiohttp.ClientSession
 ) -> None:
     body = {
@@ -83,8 +83,8 @@ async def test_a_service_token_cannot_create_accounts(
     async with http.post(
         f"{bank.internal_url}/api/v1/accounts", json=body, headers=auth(service_token())
     ) as resp:
-        assert resp.status == 403
-        assert (await resp.json())["code"] == "forbidden"
+        assert resp.status == 401  # the wallet's key is not the admin key
+        assert (await resp.json())["code"] == "invalid_token"
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ async def test_a_name_or_email_with_invisible_characters_is_422(
 ) -> None:
     body = {"account_number": "123456789012", "name": "Alice", "currency": "INR",
             "email": "alice@example.test", "balance": "0"} | {field: value}  # fmt: skip
-    async with http.post(f"{bank.url}/api/v1/accounts", json=body,
+    async with http.post(f"{bank.internal_url}/api/v1/accounts", json=body,
                          headers=auth(admin_token())) as resp:  # fmt: skip
         assert resp.status == 422
         assert resp.content_type == "application/problem+json"

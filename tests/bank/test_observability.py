@@ -9,6 +9,7 @@ import aiohttp
 
 from tests.bank.helpers import transfer
 from tests.support.bank import RunningBank, auth, service_token, start_bank
+from tests.support.keys import TEST_KEYS
 from tests.support.waiting import eventually
 from vellet.common import streams
 from vellet.common.embedded import EmbeddedRedis
@@ -65,7 +66,7 @@ async def test_metrics_show_transfers_cache_queue_and_latency(
         ) as resp:
             assert resp.status == 200
     redis = streams.connect(redis_url)
-    await streams.publish(redis, streams.BANK_REQUESTS, {"payload": "poison"})
+    await streams.publish(redis, streams.BANK_REQUESTS, {"payload": "poison"}, TEST_KEYS["wallet"])
     await redis.aclose()
 
     dead = 'vellet_stream_dead_letters_total{group="bank",stream="vellet:bank:requests"} 1.0'

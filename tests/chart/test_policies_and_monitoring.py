@@ -320,8 +320,8 @@ def test_notes_and_configmaps_never_carry_a_secret() -> None:
         if doc and doc["kind"] == "Secret"
         for value in doc["data"].values()
     ]
-    # jwt, session and code keys; PostgreSQL's password; Redis's four passwords and ACL file
-    assert len(secrets) == 9
+    # session and code keys; PostgreSQL's password; Redis's four passwords and ACL file
+    assert len(secrets) == 8
     for value in secrets:
         assert value not in text
         assert base64.b64decode(value).decode() not in text

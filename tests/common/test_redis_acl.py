@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 from redis.exceptions import AuthenticationError, NoPermissionError
 
+from tests.support.keys import TEST_KEYS, key_env
 from vellet.bank.cache import AccountCache, CacheMetrics
 from vellet.bank.domain import AccountView
 from vellet.bank.settings import CacheSettings
@@ -30,6 +31,8 @@ from vellet.wallet.settings import LoginLimits
 from vellet.wallet.web import hub
 
 REQUESTS, RESULTS, EVENTS = streams.BANK_REQUESTS, streams.BANK_RESULTS, streams.TRANSFER_EVENTS
+
+WALLET, BANK = TEST_KEYS["wallet"], TEST_KEYS["bank"]
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +122,7 @@ def _settings() -> StreamSettings:
 
 
 async def _consume(redis: aioredis.Redis, stream: str, group: str, fail: set[str],
-                   out: list[dict[str, Any]]) -> int:  # fmt: skip
+                   out: list[dict[str, Any]], producer: str) -> int:  # fmt: skip
     """One pass of a real consumer; payloads in ``fail`` fail, and end dead-lettered."""
 
     async def handle(fields: streams.Fields) -> None:
@@ -129,7 +132,10 @@ async def _consume(redis: aioredis.Redis, stream: str, group: str, fail: set[str
         out.append(payload)
 
     metrics = streams.StreamMetrics(CollectorRegistry())
-    consumer = streams.Consumer(redis, stream, group, f"{group}-1", handle, _settings(), metrics)
+    consumer = streams.Consumer(
+        redis, stream, group, f"{group}-1", handle, _settings(), metrics,
+        trusted=(TEST_KEYS[producer].public(),),
+    )  # fmt: skip
     await streams.ensure_group(redis, stream, group)
     await consumer.drain_own_pending()
     handled = await consumer.read_new()
@@ -144,21 +150,21 @@ async def test_each_service_does_its_own_work_as_its_own_user(
     wallet, bank, notifier = users["wallet"], users["bank"], users["notifier"]
     admin = users["admin"]
     # The wallet queues requests and the bank consumes them, answering on results.
-    await streams.publish_many(wallet, REQUESTS, [{"id": "r1"}, {"id": "r2"}])
+    await streams.publish_many(wallet, REQUESTS, [{"id": "r1"}, {"id": "r2"}], WALLET)
     requests: list[dict[str, Any]] = []
-    assert await _consume(bank, REQUESTS, "bank", {"r2"}, requests) == 2
-    await streams.publish(bank, RESULTS, {"id": "r1", "status": "succeeded"})
-    await streams.publish(bank, RESULTS, {"id": "bad"})
+    assert await _consume(bank, REQUESTS, "bank", {"r2"}, requests, "wallet") == 2
+    await streams.publish(bank, RESULTS, {"id": "r1", "status": "succeeded"}, BANK)
+    await streams.publish(bank, RESULTS, {"id": "bad"}, BANK)
     results: list[dict[str, Any]] = []
-    assert await _consume(wallet, RESULTS, "wallet", {"bad"}, results) == 2
+    assert await _consume(wallet, RESULTS, "wallet", {"bad"}, results, "bank") == 2
     for stream in (REQUESTS, RESULTS):  # the wallet's /metrics reads both queues
         await streams.refresh_depth(wallet, streams.StreamMetrics(CollectorRegistry()), stream)
     # The wallet's outbox publishes events; the notifier consumes them; the live channel reads.
-    await streams.publish_many(wallet, EVENTS, [{"id": "e1"}, {"id": "e2"}])
+    await streams.publish_many(wallet, EVENTS, [{"id": "e1"}, {"id": "e2"}], WALLET)
     events: list[dict[str, Any]] = []
-    assert await _consume(notifier, EVENTS, "notifier", {"e2"}, events) == 2
+    assert await _consume(notifier, EVENTS, "notifier", {"e2"}, events, "wallet") == 2
     await notifier.xadd(streams.dead_letter_stream(EVENTS), {"reason": "malformed"})
-    live = hub.LiveHub(wallet)
+    live = hub.LiveHub(wallet, (WALLET.public(),))
     await live.end_session("fingerprint", 60)
     assert await live.revoked("fingerprint")
     assert await wallet.xread(dict.fromkeys(hub._STREAMS, "0-0"), count=10)
@@ -234,7 +240,8 @@ def test_settings_never_show_the_redis_password() -> None:
 
     url = redis_acl.with_credentials("redis://127.0.0.1:6379/0", "bank", "pa55word-xyz")
     env = {"VELLET_REDIS_URL": url, "VELLET_BANK_DATABASE_URL": "postgresql://db/bank",
-           "VELLET_JWT_SECRET": "j" * 40, "VELLET_BANK_CODE_KEY": "k" * 40}  # fmt: skip
+           "VELLET_BANK_CODE_KEY": "k" * 40,
+           **key_env("bank", ("wallet", "bank-admin"))}  # fmt: skip
     for settings in (BankSettings.from_env(env), NotifierSettings.from_env(env)):
         assert settings.redis_url == url
         assert "pa55word-xyz" not in repr(settings)

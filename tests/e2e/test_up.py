@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError
 
 from tests.support.waiting import eventually
-from vellet.common import redis_acl, streams, tokens
+from vellet.common import keys, redis_acl, streams, tokens
 from vellet.common.embedded import free_port
-from vellet.common.settings import Secret, TokenSettings
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -204,6 +204,25 @@ async def _each_service_is_its_own_redis_user(summary: str, kept: dict[str, str]
         await notifier.aclose()
 
 
+async def _admin_token_from_the_cli_opens_an_account(
+    http: aiohttp.ClientSession, bank_url: str, keys_dir: Path, wallet_token: str
+) -> None:
+    """The admin key vellet up generated, in a person's hands: the wallet's key can't."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
+    env["VELLET_BANK_ADMIN_KEY_FILE"] = str(keys_dir / "bank-admin.key")
+    command = [sys.executable, "-m", "vellet", "bank", "token", "--admin"]
+    minted = subprocess.run(command, env=env, capture_output=True, text=True, check=True,
+                            timeout=60)  # fmt: skip
+    body = {"account_number": "200000000001", "name": "New Holder", "currency": "INR",
+            "email": "new@example.test", "balance": "10.00"}  # fmt: skip
+    async with http.post(f"{bank_url}/api/v1/accounts", json=body,
+                         headers={"Authorization": f"Bearer {wallet_token}"}) as resp:  # fmt: skip
+        assert resp.status == 401
+    admin = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+    async with http.post(f"{bank_url}/api/v1/accounts", json=body, headers=admin) as resp:
+        assert resp.status == 201, await resp.text()
+
+
 @pytest.mark.e2e
 async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
@@ -232,12 +251,15 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
         kept = dict(
             line.split("=", 1) for line in (tmp_path / "secrets.env").read_text().splitlines()
         )
-        secret = kept["VELLET_JWT_SECRET"]
-        assert secret not in summary, "secrets are never printed"
+        for value in kept.values():
+            assert value not in summary, "secrets are never printed"
         await _each_service_is_its_own_redis_user(summary, kept)
-        token = tokens.mint(
-            TokenSettings(secret=Secret(secret)), audience=tokens.BANK_AUDIENCE, subject="e2e"
-        )
+        keys_dir = tmp_path / "keys"
+        wallet_key = keys.parse_private((keys_dir / "wallet.key").read_text(), name="wallet")
+        assert wallet_key.pem() not in summary, "keys are never printed"
+        assert stat.S_IMODE((keys_dir / "bank-admin.key").stat().st_mode) == 0o600
+        token = tokens.mint(wallet_key, signer="wallet", audience=tokens.BANK_AUDIENCE,
+                            subject="wallet")  # fmt: skip
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{bank_url}/readyz") as resp:
                 assert resp.status == 200
@@ -252,6 +274,8 @@ async def test_vellet_up_serves_and_stops_cleanly(tmp_path: Path) -> None:
             ) as resp:
                 assert resp.status == 200
                 assert (await resp.json())["currency"] == "INR"
+            bank_internal = f"http://127.0.0.1:{env['VELLET_BANK_INTERNAL_PORT']}"
+            await _admin_token_from_the_cli_opens_an_account(http, bank_internal, keys_dir, token)
             sink = f"http://127.0.0.1:{env['VELLET_SINK_HTTP_PORT']}"
             token = await _demo_user_can_log_in(http, env, summary)
             await _deposit_then_pay_and_mail(http, env, token, sink)

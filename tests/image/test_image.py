@@ -27,16 +27,19 @@ from tests.operator.conftest import (
 )
 from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
+from tests.support.keys import key_env
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
 from vellet.bank.domain import demo_accounts
+from vellet.common import keyfiles
 from vellet.common.embedded import free_port
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
 
+#: One key pair per signer; each container gets only its own role's (as the chart mounts them).
+KEYS = keyfiles.generate_all()
 SECRETS = {
-    "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
     "VELLET_SESSION_SECRET": secrets.token_urlsafe(32),
     "VELLET_BANK_CODE_KEY": secrets.token_urlsafe(32),
 }
@@ -94,6 +97,9 @@ async def stack_env(clean_databases, redis_url: str) -> dict[str, str]:  # type:
     wallet_db = await clean_databases.create("wallet_empty", _empty)
     return {
         **SECRETS,
+        # One environment for every container here: each signer's key, every public key.
+        **key_env("wallet", ("wallet", "bank", "operator", "bank-admin")),
+        **key_env("bank"),
         "VELLET_BANK_DATABASE_URL": bank_db,
         "VELLET_WALLET_DATABASE_URL": wallet_db,
         "VELLET_REDIS_URL": redis_url,
@@ -110,7 +116,7 @@ def test_migrations_run_in_the_image_and_a_second_run_applies_nothing(
     image: str, stack_env: dict[str, str]
 ) -> None:
     for component in ("bank", "wallet"):
-        first = run([component, "migrate"], stack_env)
+        first = run([component, "migrate"], stack_env | keyfiles.pem_env(KEYS, component))
         assert first.returncode == 0, first.stderr
         assert f"{component}: applied" in first.stdout
         assert "applied 0" not in first.stdout
@@ -162,7 +168,7 @@ async def stack(
     # The wallet's and the bank's second ports: /internal/v1, admin routes, /metrics.
     internal = {name: free_port() for name in ("bank", "wallet")}
     urls |= {f"{name}-internal": f"http://127.0.0.1:{port}" for name, port in internal.items()}
-    seeded = run(["bank", "seed", "--accounts", "2"], stack_env)
+    seeded = run(["bank", "seed", "--accounts", "2"], stack_env | keyfiles.pem_env(KEYS, "bank"))
     assert seeded.returncode == 0, seeded.stderr
     common = {**stack_env}
     specs = {
@@ -192,7 +198,8 @@ async def stack(
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             for name, (args, own) in specs.items():
-                env = {**common, **own, "VELLET_CONSUMER_NAME": f"{name}-0"}
+                env = {**common, **own, **keyfiles.pem_env(KEYS, name),
+                       "VELLET_CONSUMER_NAME": f"{name}-0"}  # fmt: skip
                 boxes[name] = Container.start(args, env)
                 await _until_healthy(http, urls[name], boxes[name])
         yield urls

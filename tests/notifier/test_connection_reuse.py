@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.notifier.conftest import MailServer, Running, settled
 from tests.notifier.factories import ASHA, BO, ZOE, p2p
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 from vellet.notifier.relay import Relay, Reply
 from vellet.notifier.settings import SmtpSettings
@@ -27,7 +28,7 @@ async def test_many_mails_to_the_real_sink_share_one_connection(
         running = await notifiers(smtp=smtp, senders=1)
         events = [p2p(ASHA, BO, note=f"n{i}") for i in range(15)]
         for event in events:
-            await publish(redis, TRANSFER_EVENTS, event)
+            await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
         await eventually(lambda: settled(redis), "events acknowledged")
 
         kept = mailbox.Maildir(sink.maildir, create=False)
@@ -47,7 +48,7 @@ async def test_each_sender_keeps_its_own_connection_and_every_mail_goes_once(
     try:
         await notifiers(smtp=SmtpSettings(host=sink.host, port=sink.smtp_port), senders=3)
         for i in range(30):
-            await publish(redis, TRANSFER_EVENTS, p2p(ASHA, BO, note=f"n{i}"))
+            await publish(redis, TRANSFER_EVENTS, p2p(ASHA, BO, note=f"n{i}"), TEST_KEYS["wallet"])
         await eventually(lambda: settled(redis), "events acknowledged")
 
         kept = mailbox.Maildir(sink.maildir, create=False)
@@ -62,7 +63,7 @@ async def test_a_kept_connection_the_relay_dropped_is_replaced_without_a_retry(
     notifiers: Launch, smtp: MailServer, redis: Redis
 ) -> None:
     running = await notifiers()
-    await publish(redis, TRANSFER_EVENTS, p2p(ASHA, BO))
+    await publish(redis, TRANSFER_EVENTS, p2p(ASHA, BO), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "first event acknowledged")
     for session in smtp._sessions:  # the relay hangs up on its idle client
         transport = session.transport
@@ -70,7 +71,7 @@ async def test_a_kept_connection_the_relay_dropped_is_replaced_without_a_retry(
         transport.abort()
     await asyncio.sleep(0.05)
 
-    await publish(redis, TRANSFER_EVENTS, p2p(ZOE, ASHA))
+    await publish(redis, TRANSFER_EVENTS, p2p(ZOE, ASHA), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "second event acknowledged")
 
     assert len(smtp.received) == 4

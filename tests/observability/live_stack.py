@@ -42,15 +42,15 @@ from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
 from tests.operator.stack import NAMESPACE, operator_settings, phase_is, running
 from tests.support.audits import FAST_AUDIT
-from tests.support.bank import FAST_STREAMS, TEST_SECRET, RunningBank, start_bank
+from tests.support.bank import FAST_STREAMS, RunningBank, service_token, start_bank
 from tests.support.servers import ServerSet
 from tests.support.waiting import eventually
 from tests.wallet.banking.helpers import move, open_accounts, start_flow_wallet, unfinished
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
-from vellet.common import streams, tokens
+from vellet.common import streams
 from vellet.common.embedded import EmbeddedPrometheus, add_target, free_port
-from vellet.common.settings import HttpSettings, Secret, TokenSettings
+from vellet.common.settings import HttpSettings
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
 from vellet.wallet import database
@@ -249,9 +249,7 @@ async def _mistyped_signups(http: aiohttp.ClientSession, bank_url: str, times: i
     """The wallet asking the bank about an account that does not exist (a cache miss,
     then hits: the bank caches "no such account"). Sign-up no longer looks accounts up
     before the code is proven, so the look-up is made as the wallet makes it."""
-    token = tokens.mint(
-        TokenSettings(secret=Secret(TEST_SECRET)), audience=tokens.BANK_AUDIENCE, subject="wallet"
-    )
+    token = service_token()  # signed with the wallet's key, as the wallet signs it
     for _ in range(times):
         async with http.get(f"{bank_url}/api/v1/accounts/999999999999",
                             headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip

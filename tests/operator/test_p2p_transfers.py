@@ -31,15 +31,14 @@ from tests.operator.stack import (
     sample,
     scraped,
 )
-from tests.support.bank import TEST_TOKENS
+from tests.support.bank import internal_token
 from tests.wallet.stack import RunningWallet, fund
-from vellet.common import tokens
 
 CREATE_ROUTE = "/internal/v1/transfers"
 
 
 async def wallet_transfer(wallet: RunningWallet, transfer_id: str) -> dict[str, Any]:
-    token = tokens.mint(TEST_TOKENS, audience=tokens.WALLET_INTERNAL_AUDIENCE, subject="test")
+    token = internal_token()
     async with (
         aiohttp.ClientSession() as http,
         http.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.keys import key_env
 from vellet.bank.settings import BankSettings
 from vellet.common.errors import ConfigError
 from vellet.wallet.settings import WalletSettings
@@ -12,14 +13,14 @@ WALLET = {
     "VELLET_WALLET_DATABASE_URL": "postgresql://db/wallet",
     "VELLET_REDIS_URL": "redis://r/0",
     "VELLET_BANK_URL": "http://bank:8081",
-    "VELLET_JWT_SECRET": "s" * 32,
     "VELLET_SESSION_SECRET": "t" * 32,
+    **key_env("wallet", ("bank", "operator")),
 }
 BANK = {
     "VELLET_BANK_DATABASE_URL": "postgresql://db/bank",
     "VELLET_REDIS_URL": "redis://r/0",
-    "VELLET_JWT_SECRET": "s" * 32,
     "VELLET_BANK_CODE_KEY": "c" * 32,
+    **key_env("bank", ("wallet", "bank-admin")),
 }
 
 

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.support.bank import FAST_STREAMS, TEST_TOKENS, RunningBank, holder_email
+from tests.support.keys import key_settings
 from tests.support.mailbox import session_mailbox
 from vellet.common.settings import HttpSettings, Secret
 from vellet.common.web import Site, start
@@ -57,6 +58,7 @@ def wallet_settings(
         "http": HttpSettings(port=0),
         "internal_http": HttpSettings(port=0),
         "tokens": TEST_TOKENS,
+        "keys": key_settings("wallet", ("bank", "operator")),
         "sessions": TEST_SESSIONS,
         "passwords": CHEAP_PASSWORDS,
         "login": LoginLimits(),

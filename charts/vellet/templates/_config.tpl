@@ -10,7 +10,6 @@ they change). Secrets are never here: they come from secretKeyRef in the pod.
 {{- $v := index $values .component -}}
 {{- $host := $values.config.listenHost -}}
 VELLET_LOG_LEVEL: {{ $values.config.logLevel | quote }}
-VELLET_JWT_ISSUER: {{ $values.config.jwtIssuer | quote }}
 {{- if eq .component "wallet" }}
 VELLET_WALLET_HOST: {{ $host | quote }}
 VELLET_WALLET_PORT: {{ $v.service.port | quote }}

@@ -104,6 +104,9 @@ Secret exists (so an upgrade keeps it), else a new random one. (dict "root" $ "n
 {{/* Dependencies ----------------------------------------------------------- */}}
 
 {{- define "vellet.validate" -}}
+{{- if not .Values.keys.existingSecret -}}
+{{- fail "keys.existingSecret must name the Secret with the service keys: vellet keys generate --kubernetes-secret vellet-keys --namespace <ns> | kubectl apply -f -" -}}
+{{- end -}}
 {{- $pg := .Values.postgresql.enabled -}}
 {{- $extPg := .Values.externalPostgresql.host -}}
 {{- if and $pg $extPg -}}
@@ -258,13 +261,43 @@ user {{ $user }} on #{{ sha256sum (index $.passwords $user) }} {{ index $rules $
 {{- end }}
 {{ end -}}
 
-{{/* The service-token key every component shares. */}}
-{{- define "vellet.jwtEnv" -}}
-- name: VELLET_JWT_SECRET
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "vellet.appSecretName" . }}
-      key: jwt-secret
+{{/*
+Service keys (keys.existingSecret, made by `vellet keys generate --kubernetes-secret`).
+Each component gets only the files its role needs: its own private key and the public
+keys of the signers it trusts -- the same roles as vellet.common.keyfiles.ROLES. No
+component is ever given bank-admin.key (the Secret does not even hold it).
+*/}}
+{{- define "vellet.keyFiles" -}}
+{{- $roles := dict "wallet" (list "wallet.key" "bank.pub" "operator.pub") "bank" (list "bank.key" "wallet.pub" "bank-admin.pub") "notifier" (list "wallet.pub") "operator" (list "operator.key") -}}
+{{- index $roles . | join "," -}}
+{{- end -}}
+
+{{/* env entries naming the mounted key files. (dict "root" $ "component" "bank") */}}
+{{- define "vellet.keyEnv" -}}
+{{- range $file := splitList "," (include "vellet.keyFiles" .component) }}
+{{- $signer := trimSuffix ".pub" (trimSuffix ".key" $file) }}
+- name: VELLET_{{ $signer | upper | replace "-" "_" }}{{ if hasSuffix ".pub" $file }}_PUBLIC{{ end }}_KEY_FILE
+  value: /etc/vellet/keys/{{ $file }}
+{{- end }}
+{{- end -}}
+
+{{/* The keys volume: only the component's own items of the keys Secret. */}}
+{{- define "vellet.keyVolume" -}}
+- name: keys
+  secret:
+    secretName: {{ .root.Values.keys.existingSecret }}
+    defaultMode: 0440
+    items:
+      {{- range $file := splitList "," (include "vellet.keyFiles" .component) }}
+      - key: {{ $file }}
+        path: {{ $file }}
+      {{- end }}
+{{- end -}}
+
+{{- define "vellet.keyMount" -}}
+- name: keys
+  mountPath: /etc/vellet/keys
+  readOnly: true
 {{- end -}}
 
 {{/* Volumes and mounts for dependency CA certificates (external servers only). */}}

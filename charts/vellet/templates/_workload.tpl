@@ -134,6 +134,7 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- include "vellet.keyMount" $ctx | nindent 12 }}
             {{- with include "vellet.caMounts" $root | trim }}{{ . | nindent 12 }}{{- end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
@@ -142,6 +143,7 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- include "vellet.keyVolume" $ctx | nindent 8 }}
         {{- with include "vellet.caVolumes" $root | trim }}{{ . | nindent 8 }}{{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
@@ -170,6 +172,7 @@ spec:
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- include "vellet.keyMount" $ctx | nindent 4 }}
     {{- with include "vellet.caMounts" $root | trim }}{{ . | nindent 4 }}{{- end }}
 {{- end -}}
 

@@ -1,16 +1,25 @@
 """``vellet bench drain``: after a bank outage, how fast the queued backlog becomes final.
 
-The drill's deployment (two banks, two wallets as processes, embedded
-PostgreSQL and Redis) with users signed up and funded. Then both banks are
-SIGKILLed, ``--transfers`` deposits and withdrawals are sent (the wallets
-accept them as ``queued``), the banks come back, and the clock runs from
-the moment they answer until no deposit or withdrawal is pending or queued.
-The figure is transfers made final per second of that drain.
+The drill's deployment (two banks, two wallets and a notifier as processes,
+a PostgreSQL for the banks and one for the wallets, Redis with an ACL user
+per service, signed streams) with users signed up and funded. Then both
+banks are SIGKILLed, ``--transfers`` deposits and withdrawals are sent (the
+wallets accept them as ``queued``), the banks come back, and the clock runs
+from the moment they answer until no deposit or withdrawal is pending or
+queued. The figure is transfers made final per second of that drain.
 
-The check at the end is the drill's: the wallet's ledger invariant, the
-bank's audit, both settlements equal, every transfer final and agreeing
-with the bank (lost 0), none executed twice (duplicated 0). Peak resident
-memory of every bank and wallet process during the drain is reported too.
+The notifier is stopped for the timed drain (its mail for the settled
+transfers would take CPU from the banks and wallets on a small machine, and
+the drain is about money) and started again afterwards: it then works off a
+backlog of its own, and the drill's mail books are held to the sink.
+
+The verdict at the end is the drill's own (:class:`DrillResult`, no fault
+injected): the wallet's ledger invariant, the bank's audit, both settlements
+equal, every transfer final and agreeing with the bank (lost 0), none
+executed twice (duplicated 0), no 500, no Redis ACL denial, every party's
+mail delivered within the one-extra-copy bound. Peak resident memory of
+every bank and wallet process during the drain, and of the notifier during
+its mail backlog, is reported too.
 """
 
 from __future__ import annotations
@@ -27,11 +36,14 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from vellet.bench.books import Books, compare_books
+from vellet.bench.books import compare_books
+from vellet.bench.drill import dead_recipients
 from vellet.bench.drill_load import Step, Tally, plan, run_load, submit
+from vellet.bench.drill_mail import MailBooks, mail_books, wait_for_mail
+from vellet.bench.drill_report import DrillResult
 from vellet.bench.drill_stack import Stack, start_stack
 from vellet.bench.mail import quiet_sink
-from vellet.bench.memory import CpuShare, Peaks
+from vellet.bench.memory import CpuShare, Peaks, sampling
 from vellet.bench.report import Row, exit_code
 from vellet.common import redis_acl
 from vellet.common.commands import command
@@ -58,6 +70,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--parallel", type=int, default=32, help="concurrent clients")
     parser.add_argument("--settle-timeout", type=float, default=600.0,
                         help="seconds to wait for the drain")  # fmt: skip
+    parser.add_argument("--mail-timeout", type=float, default=300.0,
+                        help="seconds to wait for every mail after the drain")  # fmt: skip
     parser.set_defaults(func=_main)
 
 
@@ -72,7 +86,8 @@ def measure(args: argparse.Namespace) -> DrainResult:
     with tempfile.TemporaryDirectory(prefix="vellet-drain-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
-        return run(root, args.transfers, args.users, args.parallel, args.settle_timeout)
+        return run(root, args.transfers, args.users, args.parallel,
+                   (args.settle_timeout, args.mail_timeout))  # fmt: skip
 
 
 @dataclass
@@ -86,6 +101,14 @@ class DrainResult:
     duplicated: int = 0
     books_ok: bool = False
     problems: list[str] = field(default_factory=list)
+    #: 500 answers and Redis ACL denials (both must be 0, as in the drill).
+    server_errors: int = 0
+    acl_denials: int = 0
+    mail: MailBooks = field(default_factory=MailBooks)
+    #: The drill's whole verdict (what the two check rows add up to).
+    verdict_ok: bool = False
+    #: Seconds the restarted notifier took to deliver the last expected mail.
+    mail_wait: float = 0.0
     #: Transfers sent to the bank more than once (the reconciler re-drove them).
     republished: int = 0
     memory: Peaks = field(default_factory=Peaks)
@@ -96,37 +119,56 @@ class DrainResult:
         return self.settled / self.seconds if self.seconds else 0.0
 
     def rows(self) -> list[Row]:
-        ok = self.books_ok and self.lost == 0 and self.duplicated == 0 and self.accepted > 0
+        # With the mail row, exactly the drill's verdict: whatever else it ever
+        # judges fails this row (unless the mail, failing its own row, is why).
+        ok = (self.books_ok and self.lost == 0 and self.duplicated == 0 and self.accepted > 0
+              and (self.verdict_ok or not self.mail.ok))  # fmt: skip
         problems = f"; {self.problems[0]}" if self.problems else ""
+        mail = self.mail
         return [
             Row("backlog drain after a bank outage",
                 f"{self.per_s:,.0f} settled/s ({self.settled} of {self.queued} queued "
                 f"in {self.seconds:.1f} s; {self.republished} re-sent)",
                 f">= {GOAL_PER_S:,.0f} settled/s", self.per_s >= GOAL_PER_S),
-            Row("drain books", f"lost {self.lost}, duplicated {self.duplicated}, books "
+            Row("drain books", f"lost {self.lost}, duplicated {self.duplicated}, 500s "
+                f"{self.server_errors}, ACL denials {self.acl_denials}, books "
                 f"{'agree' if self.books_ok else 'DISAGREE'}{problems}",
                 "lost 0, duplicated 0, books agree", ok, check=True),
+            Row("drain mail (notifier restarted after the drain)",
+                f"{mail.sent} of {mail.expected} sent in {self.mail_wait:.1f} s, missing "
+                f"{mail.missing}, over the bound {mail.over_bound}, unexpected "
+                f"{mail.unexpected}", "every party mailed, at most one extra copy",
+                mail.ok, check=True),
             Row("CPU used during the drain (banks include their start)",
                 self.cpu.describe() or "-", "-", None),
             *self.memory.rows("backlog drain"),
         ]  # fmt: skip
 
 
-def run(root: Path, transfers: int, users: int, parallel: int, within: float) -> DrainResult:
-    pg = EmbeddedPostgres(root / "pg", fsync=False).start()
+def run(root: Path, transfers: int, users: int, parallel: int,
+        within: tuple[float, float]) -> DrainResult:  # fmt: skip
+    """``within``: seconds to wait for the drain, then for the mail."""
+    # The drill's servers: the banks' and the wallets' PostgreSQL, Redis with ACL users.
+    pg = EmbeddedPostgres(root / "pg-bank", fsync=False).start()
+    wallet_pg = EmbeddedPostgres(root / "pg-wallet", fsync=False)
     redis = EmbeddedRedis(root / "redis", persistent=False,
-                          passwords=redis_acl.generate_passwords()).start()  # fmt: skip
+                          passwords=redis_acl.generate_passwords())  # fmt: skip
     try:
-        return asyncio.run(_drain(root, pg, redis, transfers, users, parallel, within))
+        wallet_pg.start()
+        redis.start()
+        return asyncio.run(_drain(root, (pg, wallet_pg), redis, transfers, users, parallel, within))
     finally:
         redis.stop()
+        wallet_pg.stop()
         pg.stop()
 
 
-async def _drain(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis, transfers: int,
-                 n_users: int, parallel: int, within: float) -> DrainResult:  # fmt: skip
+async def _drain(root: Path, pgs: tuple[EmbeddedPostgres, EmbeddedPostgres],
+                 redis: EmbeddedRedis, transfers: int, n_users: int, parallel: int,
+                 within: tuple[float, float]) -> DrainResult:  # fmt: skip
     result = DrainResult(transfers=transfers)
-    stack = await start_stack(root, pg, redis, secrets.token_urlsafe(32))
+    stack = await start_stack(root, pgs[0], redis, pgs[1])
+    started = time.monotonic()
     try:
         await _with_default_reconciler(stack)
         async with aiohttp.ClientSession() as http:
@@ -135,6 +177,7 @@ async def _drain(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis, transfe
             for i, user in enumerate(users):
                 step = Step(i, user, "deposit", "5000.00", secrets.token_hex(16))
                 await submit(http, stack.wallet_urls, step, funding)
+            stack.links.notifier.stop()  # back after the timed drain (see above)
             for bank in stack.banks:
                 bank.kill()
             tally = Tally()
@@ -145,15 +188,22 @@ async def _drain(root: Path, pg: EmbeddedPostgres, redis: EmbeddedRedis, transfe
         # The clock is the poller's: from the first transfer made final (the
         # banks' boot and migrations are not the drain) to the last.
         result.cpu.start(_groups(stack))
-        timing = asyncio.create_task(_time_drain(stack, result, within))
+        timing = asyncio.create_task(_time_drain(stack, result, within[0]))
         await stack.start_banks()
         result.seconds, result.settled = await timing
         result.cpu.stop(_groups(stack))
+        await stack.links.notifier.start()
+        async with sampling(result.memory, lambda: {"notifier": [stack.links.notifier.pid]}):
+            _, mail_wait = await wait_for_mail(stack.wallet_db, stack.links.maildir, within[1])
         books = await compare_books(stack.wallet_db, stack.bank_db)
         extra = await stack.evidence(set(tally.accepted.values()))
+        extra["dropped_bytes"] = stack.proxy.dropped_bytes
+        mail = await mail_books(stack.wallet_db, stack.links.maildir,
+                                await dead_recipients(stack))  # fmt: skip
     finally:
         await stack.stop()
-    _judge(result, books, extra, tally, funding)
+    _judge(result, DrillResult(transfers, tally, funding, books, extra, mail, [], mail_wait,
+                               time.monotonic() - started))  # fmt: skip
     return result
 
 
@@ -162,7 +212,8 @@ def _groups(stack: Stack) -> dict[str, list[int]]:
         return [p.pid for p in procs if p.pid is not None]
 
     return {"banks": pids(stack.banks), "wallets": pids(stack.wallets),
-            "postgres": pids([stack.pg]), "redis": pids([stack.redis])}  # fmt: skip
+            "postgres": pids([stack.pg, stack.wallet_pg]),
+            "redis": pids([stack.redis])}  # fmt: skip
 
 
 #: The drill re-drives anything queued for 3 s, to recover lost queues within
@@ -204,21 +255,19 @@ async def _time_drain(stack: Stack, result: DrainResult, within: float) -> tuple
     return time.perf_counter() - first[0], first[1] - left
 
 
-def _judge(result: DrainResult, books: Books, extra: dict[str, int], tally: Tally,
-           funding: Tally) -> None:  # fmt: skip
-    """The drill's verdict (see ``vellet bench drill``), on this run's numbers."""
-    accepted = set(tally.accepted.values())
-    unfinished = sum(n for s, n in books.by_state.items() if s in ("pending", "queued"))
-    result.lost = (
-        len(accepted) - extra["accepted_found"] + unfinished
-        + sum(1 for p in books.problems if "never saw" in p or "but the bank says" in p)
-    )  # fmt: skip
-    known = extra["wallet_transfers"] - len(funding.accepted)
-    result.duplicated = (max(0, known - len(accepted)) + books.bank_duplicates
-                         + extra["misentered"])  # fmt: skip
-    result.books_ok = books.ok and extra["acl_denials"] == 0
-    result.problems = books.problems[:3]
-    result.republished = extra["republished"]
+def _judge(result: DrainResult, drill: DrillResult) -> None:
+    """The drill's own verdict (no fault injected), copied into the drain's rows."""
+    result.lost, result.duplicated = drill.lost, drill.duplicated
+    # drill.ok, split in two rows: the money's part here, the mail's in ``mail``.
+    result.books_ok = (drill.books.ok and drill.server_errors == 0
+                       and drill.extra["acl_denials"] == 0
+                       and drill.tally.gave_up == 0)  # fmt: skip
+    result.verdict_ok = drill.ok
+    result.problems = drill.books.problems[:3]
+    result.republished = drill.extra["republished"]
+    result.server_errors = drill.server_errors
+    result.acl_denials = drill.extra["acl_denials"]
+    result.mail, result.mail_wait = drill.mail, drill.mail_wait
 
 
 async def _count(dsn: str, sql: str) -> int:

@@ -28,7 +28,7 @@ import aiosmtplib
 from vellet.bench.faults import ServiceProcess
 from vellet.bench.memory import Peaks
 from vellet.bench.report import Row, exit_code
-from vellet.common import redis_acl, streams
+from vellet.common import keyfiles, redis_acl, streams
 from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedRedis, free_port
 from vellet.common.errors import ConfigError
@@ -176,7 +176,11 @@ async def _notify(
     result: MailResult,
 ) -> None:
     port = free_port()
+    # One generated set: the bench publishes as the wallet with its private
+    # key, and the notifier trusts that same wallet's public key.
+    signers = keyfiles.generate_all()
     env = {
+        **keyfiles.pem_env(signers, "notifier"),
         "VELLET_REDIS_URL": redis.url_for("notifier"), "VELLET_NOTIFIER_PORT": str(port),
         "VELLET_SMTP_HOST": sink.host, "VELLET_SMTP_PORT": str(sink.smtp_port),
         "VELLET_SMTP_FROM": SENDER, "VELLET_CONSUMER_NAME": "bench-notifier",
@@ -191,7 +195,8 @@ async def _notify(
         want = expected_ids(published)
         started = time.perf_counter()
         for at in range(0, count, 500):
-            await streams.publish_many(client, streams.TRANSFER_EVENTS, published[at : at + 500])
+            await streams.publish_many(client, streams.TRANSFER_EVENTS, published[at : at + 500],
+                                       signers["wallet"])  # fmt: skip
         deadline = started + 60 + count / 50
         while sink.mails < len(want) and time.perf_counter() < deadline:
             result.memory.sample("notifier", notifier.pid)

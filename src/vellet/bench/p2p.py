@@ -10,6 +10,9 @@ The ratio tells how close a full transfer (HTTP, session check, JSON, its
 share of a ledger transaction with its entries, idempotency record and
 outbox row) gets to the database's raw small-transaction rate on this
 machine. ``--batch-max 1`` turns group commit off, for comparison.
+``--signing both`` runs a second set of wallets that publish their events
+unsigned (``vellet.bench.unsigned_wallet``) and alternates the two in every
+round, so the cost of signing stream messages is read from one run.
 
 Embedded PostgreSQL and Redis are started unless URLs are given. Users are
 written straight into the ledger with settled deposits and sessions minted
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import re
 import secrets
@@ -40,7 +44,7 @@ from vellet.bench import faults, profiled
 from vellet.bench.memory import Peaks, sampling
 from vellet.bench.p2p_load import Round, drive, setup_users
 from vellet.bench.report import Row
-from vellet.common import redis_acl
+from vellet.common import keyfiles, redis_acl
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -78,6 +82,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--batch-concurrency", type=int, default=1, help="VELLET_P2P_BATCH_CONCURRENCY"
     )
+    parser.add_argument(
+        "--signing", choices=("on", "off", "both"), default="on",
+        help="sign stream messages (on, as deployed), not (off), or alternate both",
+    )  # fmt: skip
     parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
     parser.add_argument("--redis-url", help="default: embedded")
     parser.add_argument("--no-fsync", action="store_true", help="embedded PG without fsync")
@@ -93,27 +101,35 @@ def add_parser(sub: Any) -> None:
 def _main(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.seconds <= 0 or args.users < 2 or args.rounds < 1:
         raise ConfigError("--clients and --rounds must be >= 1, --seconds > 0 and --users >= 2")
-    if args.profile and args.wallets != 1:
-        raise ConfigError("--profile profiles one wallet: use --wallets 1")
+    if args.profile and (args.wallets != 1 or args.signing != "on"):
+        # The unsigned wallet is its own module, not ``vellet wallet serve``.
+        raise ConfigError("--profile profiles one signing wallet: use --wallets 1 --signing on")
     with (
         tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
         servers(args, Path(tmp)) as found,
     ):
-        result = asyncio.run(_run(args, found))
-    print(result.table(args))
-    print(f"RSS per wallet process under load: {result.memory.describe()}")
+        results = asyncio.run(_run(args, found))
+    for mode, result in results.items():
+        if len(results) > 1:
+            print(f"signing {mode}:")
+        print(result.table(args))
+        print(f"RSS per wallet process under load: {result.memory.describe()}")
+    if len(results) > 1:
+        on, off = (statistics.median(r.ratio for r in results[m].rounds) for m in ("on", "off"))
+        print(f"median ratio signed {on:.2f}, unsigned {off:.2f}: {(on / off - 1) * 100:+.1f} %")
     if args.profile:
-        print(profiled.summary(args.profile, result.p2p_total))
-    return 0 if result.invariant_ok else 1
+        print(profiled.summary(args.profile, results[args.signing].p2p_total))
+    return 0 if all(r.invariant_ok for r in results.values()) else 1
 
 
 def measure(args: argparse.Namespace) -> Result:
-    """One whole run (for ``vellet bench all``)."""
+    """One whole run (for ``vellet bench all``): the signing wallets' result if both ran."""
     with (
         tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
         servers(args, Path(tmp)) as found,
     ):
-        return asyncio.run(_run(args, found))
+        results = asyncio.run(_run(args, found))
+    return results.get("on") or results["off"]
 
 
 @dataclass
@@ -221,10 +237,17 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def spawn(
-    component: str, env: dict[str, str], runner: tuple[str, ...] = ("-m", "vellet")
+    component: str,
+    env: dict[str, str],
+    runner: tuple[str, ...] = ("-m", "vellet"),
+    *,
+    signing: str = "on",
 ) -> subprocess.Popen[bytes]:
+    serve = [*runner, component, "serve"]
+    if signing == "off":
+        serve = ["-m", "vellet.bench.unsigned_wallet"]
     return subprocess.Popen(
-        [sys.executable, *runner, component, "serve"],
+        [sys.executable, *serve],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -246,7 +269,8 @@ def wallet_env(args: argparse.Namespace, found: Servers, wallet_db: str,
     """The environment of a benchmark's wallet process (also ``bench scale``'s)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
-        "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
+        # P2P signs no token, but the wallet starts only with its key in hand.
+        **keyfiles.pem_env(keyfiles.generate_all(), "wallet"),
         "VELLET_SESSION_SECRET": sessions.secret.get(),
         "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
         "VELLET_REDIS_URL": found.redis_url,
@@ -261,42 +285,55 @@ def wallet_env(args: argparse.Namespace, found: Servers, wallet_db: str,
     return env
 
 
-async def _run(args: argparse.Namespace, found: Servers) -> Result:
+async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
     wallet_db = await fresh_database(found.admin_url, "bench_wallet")
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = wallet_env(args, found, wallet_db, sessions)
-    ports = [(free_port(), free_port()) for _ in range(args.wallets)]
+    modes = ["on", "off"] if args.signing == "both" else [args.signing]
+    ports = {mode: [(free_port(), free_port()) for _ in range(args.wallets)] for mode in modes}
     profile = getattr(args, "profile", None)
     runner = ("-m", "vellet.bench.profiled", profile) if profile else ("-m", "vellet")
-    wallets = [
-        spawn(
-            "wallet",
-            env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
-            runner,
-        )
-        for pub, inner in ports
-    ]
-    result = Result()
+    by_mode = {
+        mode: [
+            spawn(
+                "wallet",
+                env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
+                runner,
+                signing=mode,
+            )
+            for pub, inner in ports[mode]
+        ]
+        for mode in modes
+    }
+    wallets = [wallet for mode in modes for wallet in by_mode[mode]]
+    results = {mode: Result() for mode in modes}
     try:
-        urls = [f"http://127.0.0.1:{public}" for public, _ in ports]
-        metrics_urls = [f"http://127.0.0.1:{internal}" for _, internal in ports]
-        for url, wallet in zip(urls, wallets, strict=True):
+        urls = {mode: [f"http://127.0.0.1:{pub}" for pub, _ in ports[mode]] for mode in modes}
+        metrics_urls = {
+            mode: [f"http://127.0.0.1:{inner}" for _, inner in ports[mode]] for mode in modes
+        }
+        for url, wallet in zip([u for m in modes for u in urls[m]], wallets, strict=True):
             await wait_healthy(url, wallet)
         users = await setup_users(args.users, wallet_db, sessions)
         pgbench_db = await pgbench_init(found)
-        # Rounds alternate the two loads, so both see the machine as it is then.
+        # Rounds alternate the loads, so each sees the machine as it is then.
         for n in range(args.rounds):
-            async with sampling(result.memory, lambda: {"wallet": [w.pid for w in wallets]}):
-                round_ = await drive(args, urls, users, n, metrics_urls)
-            await drain_outbox(wallet_db)
-            round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
-            result.rounds.append(round_)
-        result.invariant_ok = await invariant_holds(wallet_db)
-        result.p2p_total = await _p2p_count(wallet_db)
+            for mode in modes:
+                pids: dict[str, list[int | None]] = {"wallet": [w.pid for w in by_mode[mode]]}
+                async with sampling(results[mode].memory, functools.partial(dict, pids)):
+                    round_ = await drive(args, urls[mode], users, n, metrics_urls[mode])
+                await drain_outbox(wallet_db)
+                round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
+                results[mode].rounds.append(round_)
+        ok = await invariant_holds(wallet_db)
+        total = await _p2p_count(wallet_db)
+        for result in results.values():
+            result.invariant_ok = ok
+            result.p2p_total = total
     finally:
         for wallet in wallets:
             stop(wallet)
-    return result
+    return results
 
 
 async def _p2p_count(wallet_db: str) -> int:

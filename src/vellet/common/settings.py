@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vellet.common.digits import decimal_number, whole_number
 from vellet.common.errors import ConfigError
@@ -173,21 +173,18 @@ class StreamSettings:
 
 @dataclass(frozen=True)
 class TokenSettings:
-    """Service-to-service JWTs (HS256, one shared key, one audience per service)."""
+    """Service tokens this process mints (signed with its own key, see ``tokens``)."""
 
-    #: Signing key shared by the services of one deployment.
-    secret: Secret = field(repr=False, default=Secret(""))
-    #: The ``iss`` every Vellet token carries and every verifier requires.
-    issuer: str = "vellet"
-    #: Lifetime of a minted service token, in seconds.
+    #: Lifetime of a minted service token, in seconds; at most
+    #: ``tokens.SERVICE_TTL_MAX`` (900), which every verifier enforces too.
     ttl_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Env) -> TokenSettings:
         return cls(
-            secret=env.secret("VELLET_JWT_SECRET"),
-            issuer=env.text("VELLET_JWT_ISSUER", cls.issuer),
-            ttl_seconds=env.integer("VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10),
+            ttl_seconds=env.integer(
+                "VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10, maximum=900
+            ),
         )
 
 

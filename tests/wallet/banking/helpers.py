@@ -17,7 +17,8 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-from tests.support.bank import FAST_STREAMS, TEST_TOKENS, admin_token, auth, holder_email
+from tests.support.bank import FAST_STREAMS, admin_token, auth, holder_email
+from tests.support.bank import internal_token as support_internal_token
 from tests.wallet.stack import (
     Reply,
     RunningWallet,
@@ -26,7 +27,7 @@ from tests.wallet.stack import (
     start_wallet,
 )
 from vellet.bench.books import compare_books
-from vellet.common import streams, tokens
+from vellet.common import streams
 from vellet.wallet.settings import BankFlowSettings
 
 #: Short timeouts and thresholds: an outage is noticed and repaired in seconds.
@@ -49,8 +50,8 @@ async def start_flow_wallet(database_url: str, redis_url: str, bank_url: str,
                               flows=flows)  # fmt: skip
 
 
-def internal_token(subject: str = "test-operator") -> str:
-    return tokens.mint(TEST_TOKENS, audience=tokens.WALLET_INTERNAL_AUDIENCE, subject=subject)
+def internal_token(subject: str = "operator") -> str:
+    return support_internal_token(subject)
 
 
 def internal_headers(key: str | None = None) -> dict[str, str]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
 import aiohttp
+import jwt
 import pytest
 
-from tests.support.bank import RunningBank, service_token
+from tests.support.bank import RunningBank, internal_token, service_token
 from tests.wallet.banking.helpers import internal_headers, move
 from tests.wallet.stack import RunningWallet, WalletClient, registered
 from vellet.common import tokens
-from vellet.common.settings import Secret, TokenSettings
+from vellet.common.keys import PrivateKey
 
 
 async def test_create_on_behalf_of_an_account_with_the_public_idempotency_rules(
@@ -58,21 +60,47 @@ async def test_create_on_behalf_of_an_account_with_the_public_idempotency_rules(
 
 # Tokens are minted when the test runs, not at import: one minted at
 # collection time expires during a long suite and is refused for that reason.
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _hs256() -> str:
+    claims = {
+        "iss": "operator",
+        "aud": tokens.WALLET_INTERNAL_AUDIENCE,
+        "sub": "operator",
+        "role": "service",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+    }
+    return jwt.encode(claims, "any-secret-at-all-0123456789abcdef", algorithm="HS256")
+
+
 @pytest.mark.parametrize(
-    ("make_headers", "code"),
+    ("make_headers", "status", "code"),
     [
-        (dict, "missing_token"),
-        (lambda: {"Authorization": f"Bearer {service_token()}"}, "invalid_token"),  # bank's aud
-        (lambda: {"Authorization": "Bearer " + tokens.mint(
-            TokenSettings(secret=Secret("another-deployments-secret-0123456789abcdef")),
-            audience=tokens.WALLET_INTERNAL_AUDIENCE, subject="x")}, "invalid_token"),
+        (dict, 401, "missing_token"),
+        (lambda: _bearer(service_token()), 401, "invalid_token"),  # the bank's audience
+        (lambda: _bearer(tokens.mint(
+            PrivateKey.generate(), signer="operator", audience=tokens.WALLET_INTERNAL_AUDIENCE,
+            subject="operator")), 401, "invalid_token"),
+        (lambda: _bearer(internal_token(signer="wallet")), 401, "invalid_token"),
+        (lambda: _bearer(internal_token(signer="bank-admin")), 401, "invalid_token"),
+        (lambda: _bearer(_hs256()), 401, "invalid_token"),
+        (lambda: _bearer(internal_token(ttl_seconds=tokens.SERVICE_TTL_MAX + 1,
+                                        max_ttl=10**9)), 401, "invalid_token"),
+        (lambda: _bearer(internal_token(subject="wallet")), 403, "forbidden"),
+        (lambda: _bearer(internal_token(role="admin")), 403, "forbidden"),
     ],
-    ids=["no token", "bank audience", "other deployment's key"],
+    ids=["no token", "bank audience", "other deployment's key", "the wallet's key",
+         "the bank-admin key", "HS256 with any secret", "a lifetime over the cap",
+         "the operator's key, another sub", "the operator's key, another role"],
 )  # fmt: skip
-async def test_the_internal_api_needs_a_service_token_for_its_audience(
+async def test_the_internal_api_takes_the_operators_key_and_identity_only(
     wallet: RunningWallet,
     http: aiohttp.ClientSession,
     make_headers: Callable[[], dict[str, str]],
+    status: int,
     code: str,
 ) -> None:
     headers = make_headers()
@@ -86,7 +114,7 @@ async def test_the_internal_api_needs_a_service_token_for_its_audience(
     ]:
         reply = await client.call(method, path, json={} if method == "POST" else None,
                                   headers=headers | {"Idempotency-Key": "k"})  # fmt: skip
-        assert (reply.status, reply.body["code"]) == (401, code), (method, path)
+        assert (reply.status, reply.body["code"]) == (status, code), (method, path)
 
 
 async def test_a_users_session_is_not_a_service_token(
