@@ -23,8 +23,10 @@ def test_bench_all_quick_prints_one_table_with_drain_and_scale_checked() -> None
     rows = {line.split("|")[1].strip(): line.split("|")[2:5] for line in done.stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| measure")}  # fmt: skip
     drain = rows["drain books"]
-    assert drain[0].strip() == "lost 0, duplicated 0, books agree"
+    assert drain[0].strip() == "lost 0, duplicated 0, 500s 0, ACL denials 0, books agree"
     assert drain[2].strip() == "met"
+    # The notifier, back after the timed drain, mailed every party as the drill's books want.
+    assert rows["drain mail (notifier restarted after the drain)"][2].strip() == "met"
     assert rows["big ledger: ledger invariant"][0].strip() == "holds"
     assert any(name.startswith("backlog drain after a bank outage") for name in rows)
     assert any(name.startswith("P2P rate, big ledger / empty ledger") for name in rows)
