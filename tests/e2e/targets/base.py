@@ -1,0 +1,90 @@
+"""What every e2e target gives the scenarios: URLs through Services (and the ingress),
+the mail sink, and the few operations a scenario needs (stop the bank, restart Redis,
+kill the operator, kubectl). A target that cannot do one says why, and the scenario
+skips with that reason instead of passing without having tried."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+KUBECTL = ROOT / ".tools" / "bin" / "kubectl"
+NAMESPACE = "vellet"
+RELEASE = "vellet"
+#: Every target's chart values, in this order (the container target adds external ones).
+VALUES = (ROOT / "k8s/dev/values.yaml", ROOT / "tests/e2e/values.yaml")
+SAMPLES = ROOT / "k8s" / "samples"
+
+
+class Unsupported(Exception):
+    """This target cannot do that (the message says why); the scenario skips."""
+
+
+@dataclass
+class Target:
+    name: str
+    #: The wallet's public API through its Service.
+    wallet: str
+    #: The wallet's public API through the ingress route (None: no ingress here).
+    ingress: str | None
+    #: The mail sink's HTTP page (``/messages.json``).
+    sink: str
+    #: Every component's base URL through its Service, for /readyz.
+    components: dict[str, str]
+    #: Where the Kubernetes API is (a kubeconfig file), None without one.
+    kubeconfig: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def stop_bank(self) -> None:
+        raise Unsupported(f"{self.name}: the bank cannot be stopped on its own")
+
+    async def start_bank(self) -> None:
+        raise Unsupported(f"{self.name}: the bank cannot be started on its own")
+
+    async def restart_redis(self) -> None:
+        raise Unsupported(f"{self.name}: Redis cannot be restarted on its own")
+
+    async def kill_operator(self) -> None:
+        raise Unsupported(f"{self.name}: runs no operator")
+
+    async def bank_audit(self) -> str:
+        raise Unsupported(f"{self.name}: cannot run `vellet bank audit` beside the bank")
+
+    async def bind(self, *accounts: str) -> None:
+        """What a cluster administrator does: let the namespace's Transfers use ``accounts``."""
+        raise Unsupported(f"{self.name}: has no Kubernetes API")
+
+
+def secret(name: str, **data: str) -> dict[str, Any]:
+    """A Secret as `kubectl create secret generic` makes it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "data": {k.replace("_", "-"): base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+def precreated_secrets() -> list[dict[str, Any]]:
+    """The Secrets k8s/dev/external-values.yaml names, made before the install."""
+    token = lambda: secrets.token_urlsafe(32)  # noqa: E731
+    return [
+        secret("vellet-app-secrets", jwt_secret=token(), session_secret=token(), code_key=token()),
+        secret("vellet-db-passwords", bank_password=token(), wallet_password=token()),
+        secret("vellet-redis-password", redis_password=token()),
+    ]
+
+
+def sample(name: str, **spec: str) -> str:
+    """A k8s/samples Transfer renamed and re-aimed, as YAML for `kubectl apply -f -`."""
+    doc = yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
+    doc["metadata"]["name"] = spec.pop("name")
+    doc["spec"].update(spec)
+    return yaml.safe_dump(doc)
