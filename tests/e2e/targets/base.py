@@ -41,6 +41,14 @@ class Target:
     kubeconfig: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    async def component_urls(self) -> dict[str, str]:
+        """Every component's base URL through its Service, for /readyz (now: ports may move)."""
+        return dict(self.components)
+
+    async def lose_bank_requests(self) -> None:
+        """Empty the bank's request stream (what no AOF can keep), for the re-drive."""
+        raise Unsupported(f"{self.name}: cannot reach Redis to empty a stream")
+
     async def stop_bank(self) -> None:
         raise Unsupported(f"{self.name}: the bank cannot be stopped on its own")
 
@@ -82,9 +90,9 @@ def precreated_secrets() -> list[dict[str, Any]]:
     ]
 
 
-def sample(name: str, **spec: str) -> str:
+def sample(file: str, name: str, **spec: str) -> str:
     """A k8s/samples Transfer renamed and re-aimed, as YAML for `kubectl apply -f -`."""
-    doc = yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
-    doc["metadata"]["name"] = spec.pop("name")
+    doc = yaml.safe_load((SAMPLES / f"{file}.yaml").read_text())
+    doc["metadata"]["name"] = name
     doc["spec"].update(spec)
     return yaml.safe_dump(doc)
