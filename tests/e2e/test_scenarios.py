@@ -127,7 +127,7 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
     await _or_skip(target.bind(CY))
     kube = target.kubeconfig
     before = await people.balance(CY)
-    await _apply(kube, "e2e-deposit", CY, "40.00")
+    await _apply(target, "e2e-deposit", CY, "40.00")
 
     async def phase(name: str, want: str) -> dict[str, object] | None:
         status = await transfer_status(kube, name)
@@ -137,7 +137,7 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
     assert "e2e-deposit" in await run_kubectl(kube, "get", "tr")
     await target.stop_bank()
     try:
-        await _apply(kube, "e2e-queued", CY, "4.00")
+        await _apply(target, "e2e-queued", CY, "4.00")
         queued = await wait_for("e2e-queued Queued", lambda: phase("e2e-queued", "Queued"), 90)
         conditions = {c["type"]: c["status"] for c in queued.get("conditions", [])}  # type: ignore[union-attr]
         assert conditions.get("BankAvailable") == "False", queued
@@ -145,16 +145,18 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
         await target.start_bank()
     await wait_for("e2e-queued Posted", lambda: phase("e2e-queued", "Posted"), 120)
     # The operator's pod killed right after the apply: the money still moves once.
-    await _apply(kube, "e2e-killed", CY, "0.75")
+    await _apply(target, "e2e-killed", CY, "0.75")
     await target.kill_operator()
     await wait_for("e2e-killed Posted", lambda: phase("e2e-killed", "Posted"), 120)
     assert await people.balance(CY) == before + Decimal("44.75")
 
 
-async def _apply(kube: object, name: str, account: str, amount: str) -> None:
+async def _apply(target: Target, name: str, account: str, amount: str) -> None:
     """`kubectl apply -f` of k8s/samples/deposit.yaml, renamed and re-aimed."""
     doc = sample("deposit", name, fromAccount=account, amount=amount)
-    assert "created" in await run_kubectl(kube, "apply", "-f", "-", stdin=doc)  # type: ignore[arg-type]
+    assert target.kubeconfig is not None
+    said = await run_kubectl(target.kubeconfig, "apply", *target.apply_flags, "-f", "-", stdin=doc)
+    assert f"transfer.vellet.io/{name} created" in said, said
 
 
 async def test_redis_restarted_loses_nothing_and_lost_stream_entries_are_redriven(people: People) -> None:

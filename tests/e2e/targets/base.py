@@ -39,6 +39,8 @@ class Target:
     components: dict[str, str]
     #: Where the Kubernetes API is (a kubeconfig file), None without one.
     kubeconfig: Path | None = None
+    #: Extra `kubectl apply` flags this target's API needs.
+    apply_flags: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def component_urls(self) -> dict[str, str]:

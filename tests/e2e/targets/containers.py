@@ -141,6 +141,9 @@ async def running(image: str, tmp: Path, ready_within: float = 120.0) -> AsyncIt
                     sink=await runner.published("vellet-mail-sink", 8025),
                     components={},
                     kubeconfig=kubeconfig,
+                    # The emulator serves no OpenAPI document for kubectl's client-side
+                    # check; it validates against the CRD's schema itself, as an API server does.
+                    apply_flags=("--validate=false",),
                 )
                 target.runner, target.api = runner, api
                 yield target
