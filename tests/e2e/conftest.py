@@ -41,7 +41,7 @@ async def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         from tests.image.podman import built_image  # noqa: PLC0415
 
         ready_within = float(os.environ.get("VELLET_E2E_READY_WITHIN", "120"))
-        async with containers.running(built_image(), tmp, ready_within) as found:
+        async with containers.running(built_image(), tmp, ready_within, request.session) as found:
             yield found
     else:
         if not _kind_wanted(request.config):

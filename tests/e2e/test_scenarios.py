@@ -138,9 +138,14 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
     await target.stop_bank()
     try:
         await _apply(target, "e2e-queued", CY, "4.00")
-        queued = await wait_for("e2e-queued Queued", lambda: phase("e2e-queued", "Queued"), 90)
-        conditions = {c["type"]: c["status"] for c in queued.get("conditions", [])}  # type: ignore[union-attr]
-        assert conditions.get("BankAvailable") == "False", queued
+
+        async def queued_bank_away() -> dict[str, object] | None:
+            status = await transfer_status(kube, "e2e-queued")
+            conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+            return status if (status.get("phase"), conditions.get("BankAvailable")) == ("Queued", "False") else None
+
+        # Queued at once; BankAvailable=False from the operator's next health check.
+        await wait_for("e2e-queued Queued with BankAvailable=False", queued_bank_away, 90)
     finally:
         await target.start_bank()
     await wait_for("e2e-queued Posted", lambda: phase("e2e-queued", "Posted"), 120)

@@ -97,6 +97,9 @@ class Runner:
         await self.scale(name, 0)
         await self.scale(name, count)
 
+    def workload_names(self) -> list[str]:
+        return list(self._workloads)
+
     def pods(self, name: str) -> list[Pod]:
         return list(self._pods.get(name, []))
 

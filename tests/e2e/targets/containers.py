@@ -108,7 +108,8 @@ def _service_port(runner: Runner, service: str, port: int | str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def running(image: str, tmp: Path, ready_within: float = 120.0) -> AsyncIterator[ContainerTarget]:
+async def running(image: str, tmp: Path, ready_within: float = 120.0,
+                  failed: object = None) -> AsyncIterator[ContainerTarget]:  # fmt: skip
     await asyncio.to_thread(build_deps)
     crds = [Crd.load(CRD_PATH), Crd.load(BINDING_CRD_PATH)]
     async with Runner.started(namespace=NAMESPACE, images={CHART_IMAGE: image},
@@ -146,4 +147,10 @@ async def running(image: str, tmp: Path, ready_within: float = 120.0) -> AsyncIt
                     apply_flags=("--validate=false",),
                 )
                 target.runner, target.api = runner, api
-                yield target
+                try:
+                    yield target
+                finally:
+                    if getattr(failed, "testsfailed", 0):
+                        # What a failure is read from: every workload's last log lines.
+                        for name in runner.workload_names():
+                            print(await runner.logs(name))  # noqa: T201
