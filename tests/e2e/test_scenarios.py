@@ -47,12 +47,16 @@ async def _final(people: People, number: str, transfer: str, within: float = 90.
     return str(await wait_for(f"transfer {transfer} settles", settled, within))
 
 
-async def test_every_component_is_ready_and_internal_is_not_routed(people: People) -> None:
-    target = people.target
-    http = people.http
-    for name, url in (await target.component_urls()).items():
-        async with http.get(f"{url}/readyz") as response:
+async def test_every_component_answers_readyz_through_its_service(people: People) -> None:
+    urls = await people.target.component_urls()
+    assert {"wallet", "bank", "notifier"} <= set(urls)
+    for name, url in urls.items():
+        async with people.http.get(f"{url}/readyz") as response:
             assert response.status == 200, f"{name}: {await response.text()}"
+
+
+async def test_the_ingress_routes_the_public_api_and_never_internal(people: People) -> None:
+    target, http = people.target, people.http
     if target.ingress is None:
         pytest.skip(f"{target.name}: no ingress route to check")
     host = {"Host": "vellet.localhost"}

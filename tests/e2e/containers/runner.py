@@ -180,17 +180,18 @@ class Runner:
         return ["-v", f"{volume}:{m.path}{':ro' if m.read_only else ''}"]
 
     async def _init(self, pod: Pod, c: Container) -> None:
+        # Attached, not -d: podman 4.3 loses the output of a detached container that
+        # exits at once, and that output is what the error must show.
         name = self._cname(pod, c)
         for attempt, pause in enumerate((1.0, 2.0, None), start=1):
             await pm.podman("rm", "--force", name)
-            await pm.ok("run", "-d", *await self._args(pod, c, main=False))
-            code = int((await pm.ok("wait", name, timeout=600)).strip() or 1)
-            if code == 0:
-                await pm.podman("rm", "--force", name)
+            done = await pm.podman("run", *await self._args(pod, c, main=False), timeout=600)
+            await pm.podman("rm", "--force", name)
+            if done.code == 0:
                 return
             if pause is None:
-                logs = await pm.podman("logs", "--tail", "30", name)
-                raise ManifestError(f"{c.source} exited with {code} ({attempt} attempts):\n{logs.out}{logs.err}")
+                said = "\n".join((done.out + done.err).strip().splitlines()[-30:])
+                raise ManifestError(f"{c.source} exited with {done.code} ({attempt} attempts):\n{said}")
             await asyncio.sleep(pause)
 
     async def _start(self, pod: Pod) -> Pod:
