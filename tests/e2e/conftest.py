@@ -29,23 +29,27 @@ def _kind_wanted(config: pytest.Config) -> bool:
 
 
 @pytest.fixture(scope="module", params=TARGETS)
-async def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Target]:
+async def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Target]:
     tmp = tmp_path_factory.mktemp(f"e2e-{request.param}")
     if request.param == "local":
-        from tests.e2e.targets import local  # noqa: PLC0415
+        from tests.e2e.targets import local
 
         async with local.running(tmp) as found:
             yield found
     elif request.param == "containers":
-        from tests.e2e.targets import containers  # noqa: PLC0415
-        from tests.image.podman import built_image  # noqa: PLC0415
+        from tests.e2e.targets import containers
+        from tests.image.podman import built_image
 
         ready_within = float(os.environ.get("VELLET_E2E_READY_WITHIN", "120"))
         async with containers.running(built_image(), tmp, ready_within, request.session) as found:
             yield found
     else:
         if not _kind_wanted(request.config):
-            pytest.skip("the kind target is opt-in: pytest -m kind (needs docker, kind, helm, kubectl)")
+            pytest.skip(
+                "the kind target is opt-in: pytest -m kind (needs docker, kind, helm, kubectl)"
+            )
         why = kind.missing()
         if why:
             pytest.skip(why)

@@ -93,11 +93,14 @@ class People:
         assert me.status == 200, me.body
         return Decimal(me.body["balance"]["available"])
 
-    async def move(self, number: str, kind: str, amount: str, **extra: str) -> tuple[int, dict[str, Any]]:
+    async def move(
+        self, number: str, kind: str, amount: str, **extra: str
+    ) -> tuple[int, dict[str, Any]]:
         client = await self.user(number)
         body = {"kind": kind, "amount": amount, "currency": "INR", **extra}
-        reply = await client.call("POST", "/api/v1/transfers", json=body,
-                                  headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+        reply = await client.call(
+            "POST", "/api/v1/transfers", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
         return reply.status, reply.body
 
     async def history(self, number: str) -> list[dict[str, Any]]:
@@ -114,9 +117,16 @@ class People:
 async def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
     """The real kubectl (v1.34, from .tools) against the target's Kubernetes API."""
     proc = await asyncio.create_subprocess_exec(
-        str(KUBECTL), "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE, *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        str(KUBECTL),
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace",
+        NAMESPACE,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate(None if stdin is None else stdin.encode())
     assert proc.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()}"
     return out.decode()

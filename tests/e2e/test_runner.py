@@ -48,16 +48,25 @@ def test_expansion_follows_kubernetes() -> None:
 
 
 def test_env_from_value_from_and_field_refs() -> None:
-    objects = Objects([
-        {"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"K": "v", "bad key": "x"}},
-        secret("s", pw="hunter2"),
-    ], NAMESPACE)  # fmt: skip
-    spec = {"envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "P_"}],
-            "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
-                    {"name": "URL", "value": "redis://:$(PW)@r/$(P_K)"},
-                    {"name": "ME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                    {"name": "OPT", "valueFrom": {"secretKeyRef": {"name": "s", "key": "no",
-                                                                   "optional": True}}}]}  # fmt: skip
+    objects = Objects(
+        [
+            {"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"K": "v", "bad key": "x"}},
+            secret("s", pw="hunter2"),
+        ],
+        NAMESPACE,
+    )
+    spec = {
+        "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "P_"}],
+        "env": [
+            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
+            {"name": "URL", "value": "redis://:$(PW)@r/$(P_K)"},
+            {"name": "ME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {
+                "name": "OPT",
+                "valueFrom": {"secretKeyRef": {"name": "s", "key": "no", "optional": True}},
+            },
+        ],
+    }
     env = resolve_env(spec, objects, "pod-0", "Deployment/x container y")
     assert env == {"P_K": "v", "PW": "hunter2", "URL": "redis://:hunter2@r/v", "ME": "pod-0"}
 
@@ -77,8 +86,11 @@ async def test_a_missing_secret_key_fails_naming_the_manifest(chart: list[dict[s
 
 async def test_a_secret_made_before_the_install_is_required(chart: list[dict[str, Any]]) -> None:
     pre = [s for s in precreated_secrets() if s["metadata"]["name"] != "vellet-db-passwords"]
-    with pytest.raises(ManifestError, match=r"^Deployment/vellet-bank init container migrate: env "
-                       r"PGPASSWORD: Secret 'vellet-db-passwords' does not exist$"):  # fmt: skip
+    with pytest.raises(
+        ManifestError,
+        match=r"^Deployment/vellet-bank init container migrate: env "
+        r"PGPASSWORD: Secret 'vellet-db-passwords' does not exist$",
+    ):
         plan_pod(_named(chart, "Deployment", "vellet-bank"), 0, Objects([*pre, *chart], NAMESPACE))
 
 
@@ -88,14 +100,25 @@ async def test_the_rendered_pods_are_read_as_written(chart: list[dict[str, Any]]
     (main,) = pod.containers
     env = dict(main.env)
     assert [c.name for c in pod.init] == ["migrate"]
-    assert main.args == ("wallet", "serve") and main.entrypoint is None
+    assert (main.args, main.entrypoint) == (("wallet", "serve"), None)
     assert (main.user, main.read_only_root, main.drop_all_caps, main.no_new_privileges) == (
-        "10001:10001", True, True, True)  # fmt: skip
+        "10001:10001",
+        True,
+        True,
+        True,
+    )
     assert [(m.path, m.kind, m.size) for m in main.mounts] == [("/tmp", "tmpfs", "64m")]
     assert env["VELLET_WALLET_PORT"] == "8080"  # from the ConfigMap, by envFrom
     assert env["VELLET_CONSUMER_NAME"] == "vellet-wallet-0"  # fieldRef metadata.name
-    assert env["VELLET_REDIS_URL"] == f"redis://:{env['VELLET_REDIS_PASSWORD']}@vellet-deps-redis:6379/0"
-    assert main.readiness is not None and (main.readiness.path, main.readiness.port) == ("/readyz", 8080)
+    assert (
+        env["VELLET_REDIS_URL"]
+        == f"redis://:{env['VELLET_REDIS_PASSWORD']}@vellet-deps-redis:6379/0"
+    )
+    assert main.readiness is not None
+    assert (main.readiness.path, main.readiness.port) == (
+        "/readyz",
+        8080,
+    )
     assert "vellet-wallet.vellet.svc.cluster.local" in pod.aliases
 
 
@@ -103,7 +126,9 @@ def test_a_service_that_remaps_a_port_is_refused() -> None:
     docs = manifests(SINK)
     service = _named(docs, "Service", "vellet-mail-sink")
     service["spec"]["ports"][1]["port"] = 80
-    with pytest.raises(ManifestError, match="Service/vellet-mail-sink: port 80 goes to container port 8025"):
+    with pytest.raises(
+        ManifestError, match="Service/vellet-mail-sink: port 80 goes to container port 8025"
+    ):
         plan_pod(_named(docs, "Deployment", "vellet-mail-sink"), 0, Objects(docs, NAMESPACE))
 
 
@@ -111,11 +136,16 @@ def test_a_service_that_remaps_a_port_is_refused() -> None:
 
 
 @pytest.mark.image
-async def test_a_wrong_env_var_name_fails_the_run_naming_the_manifest(chart: list[dict[str, Any]]) -> None:
-    from tests.image.podman import built_image  # noqa: PLC0415
+async def test_a_wrong_env_var_name_fails_the_run_naming_the_manifest(
+    chart: list[dict[str, Any]],
+) -> None:
+    from tests.image.podman import built_image
 
     bank = copy.deepcopy(_named(chart, "Deployment", "vellet-bank"))
-    for c in [*bank["spec"]["template"]["spec"]["initContainers"], *bank["spec"]["template"]["spec"]["containers"]]:
+    for c in [
+        *bank["spec"]["template"]["spec"]["initContainers"],
+        *bank["spec"]["template"]["spec"]["containers"],
+    ]:
         for item in c["env"]:
             if item["name"] == "VELLET_BANK_DATABASE_URL":
                 item["name"] = "VELLET_BANK_DATABSE_URL"
@@ -132,16 +162,25 @@ async def test_a_wrong_env_var_name_fails_the_run_naming_the_manifest(chart: lis
 async def test_a_probe_on_the_wrong_path_fails_the_run_and_the_right_one_passes(
     chart: list[dict[str, Any]],
 ) -> None:
-    from tests.image.podman import built_image  # noqa: PLC0415
+    from tests.image.podman import built_image
 
     good = _named(chart, "Deployment", "vellet-notifier")
     bad = copy.deepcopy(good)
     bad["metadata"]["name"] = "vellet-notifier-typo"
     bad["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] = "/ready"
     redis = [d for d in manifests(DEPS) if "redis" in d["metadata"]["name"]]
-    async with Runner.started(namespace=NAMESPACE, images={CHART_IMAGE: built_image()},
-                              ready_within=15) as runner:  # fmt: skip
-        runner.add([*precreated_secrets(), *redis, *[d for d in chart if d["kind"] == "ConfigMap"], good, bad])
+    async with Runner.started(
+        namespace=NAMESPACE, images={CHART_IMAGE: built_image()}, ready_within=15
+    ) as runner:
+        runner.add(
+            [
+                *precreated_secrets(),
+                *redis,
+                *[d for d in chart if d["kind"] == "ConfigMap"],
+                good,
+                bad,
+            ]
+        )
         await runner.up(["StatefulSet/vellet-deps-redis"])
         await runner.up(["Deployment/vellet-notifier"])  # ready as rendered
         with pytest.raises(ManifestError) as failed:
@@ -154,15 +193,23 @@ async def test_a_probe_on_the_wrong_path_fails_the_run_and_the_right_one_passes(
 
 @pytest.mark.image
 async def test_a_failed_run_leaves_nothing_behind() -> None:
-    from tests.image.podman import built_image  # noqa: PLC0415
+    from tests.image.podman import built_image
 
-    with pytest.raises(RuntimeError, match="a scenario failed"):
-        async with Runner.started(namespace=NAMESPACE, images={CHART_IMAGE: built_image()}) as runner:
+    seen: list[str] = []
+
+    async def failing_scenario() -> None:
+        async with Runner.started(
+            namespace=NAMESPACE, images={CHART_IMAGE: built_image()}
+        ) as runner:
             runner.add(manifests(SINK))
             await runner.up()
-            run = runner.run
-            assert await pm.leftovers(run)  # a container, a network
+            seen.extend([runner.run, *await pm.leftovers(runner.run)])
             raise RuntimeError("a scenario failed")
+
+    with pytest.raises(RuntimeError, match="a scenario failed"):
+        await failing_scenario()
+    run, *there = seen
+    assert there, "the run had made a container and a network"
     assert await pm.leftovers(run) == []
 
 
@@ -182,13 +229,14 @@ asyncio.run(main())
 
 
 async def _held_run(how: signal.Signals) -> str:
-    from tests.image.podman import built_image  # noqa: PLC0415
+    from tests.image.podman import built_image
 
     code = _HOLD.format(root=str(ROOT), image=built_image())
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     run = (await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 120)).strip()
-    assert run.startswith("vellet-e2e-") and await pm.leftovers(run)
+    assert run.startswith("vellet-e2e-")
+    assert await pm.leftovers(run)
     proc.send_signal(how)
     await asyncio.to_thread(proc.wait, 120)
     return run

@@ -72,11 +72,11 @@ async def test_a_newcomer_signs_up_deposits_pays_and_withdraws(people: People) -
     await people.user(BOB)
     ann, bob = await people.balance(ANN), await people.balance(BOB)
     status, deposit = await people.move(ANN, "deposit", "100.00")
-    assert status == 201 and deposit["state"] == "posted", deposit
+    assert (status, deposit["state"]) == (201, "posted"), deposit
     status, paid = await people.move(ANN, "p2p", "30.25", to_account=BOB)
-    assert status == 201 and paid["state"] == "posted", paid
+    assert (status, paid["state"]) == (201, "posted"), paid
     status, out = await people.move(ANN, "withdrawal", "20.00")
-    assert status == 201 and out["state"] == "posted", out
+    assert (status, out["state"]) == (201, "posted"), out
     assert await people.balance(ANN) == ann + Decimal("49.75")
     assert await people.balance(BOB) == bob + Decimal("30.25")
     ids = [t["id"] for t in await people.history(ANN)]
@@ -107,7 +107,7 @@ async def test_the_bank_away_queues_and_back_settles_each_once(people: People) -
         queued = []
         for kind, amount in (("deposit", "10.00"), ("withdrawal", "5.00"), ("deposit", "2.50")):
             status, body = await people.move(BOB, kind, amount)
-            assert status == 202 and body["state"] == "queued", (status, body)
+            assert (status, body["state"]) == (202, "queued"), body
             queued.append(body["id"])
     finally:
         await people.target.start_bank()
@@ -123,7 +123,9 @@ async def _audit(target: Target) -> None:
     assert "books balance" in said, said
 
 
-async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operator(people: People) -> None:
+async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operator(
+    people: People,
+) -> None:
     target = people.target
     if target.kubeconfig is None:
         pytest.skip(f"{target.name}: has no Kubernetes API (no operator)")
@@ -146,7 +148,11 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
         async def queued_bank_away() -> dict[str, object] | None:
             status = await transfer_status(kube, "e2e-queued")
             conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
-            return status if (status.get("phase"), conditions.get("BankAvailable")) == ("Queued", "False") else None
+            return (
+                status
+                if (status.get("phase"), conditions.get("BankAvailable")) == ("Queued", "False")
+                else None
+            )
 
         # Queued at once; BankAvailable=False from the operator's next health check.
         await wait_for("e2e-queued Queued with BankAvailable=False", queued_bank_away, 90)
@@ -168,7 +174,9 @@ async def _apply(target: Target, name: str, account: str, amount: str) -> None:
     assert f"transfer.vellet.io/{name} created" in said, said
 
 
-async def test_redis_restarted_loses_nothing_and_lost_stream_entries_are_redriven(people: People) -> None:
+async def test_redis_restarted_loses_nothing_and_lost_stream_entries_are_redriven(
+    people: People,
+) -> None:
     target = people.target
     before = await people.balance(ANN)
     await _or_skip(target.stop_bank())

@@ -24,7 +24,9 @@ def _config() -> dict[str, Any]:
 
 def _errors(config: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft7Validator(SCHEMA)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(config)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(config)
+    ]
 
 
 def test_the_schema_is_a_valid_draft7_schema_that_names_its_source() -> None:
@@ -85,12 +87,17 @@ def test_every_file_it_names_exists_and_the_image_reaches_the_chart() -> None:
 
 
 def test_the_port_forwards_name_services_the_chart_and_the_sink_render() -> None:
-    from tests.chart.helm import helm  # noqa: PLC0415 - only this test needs Helm
+    from tests.chart.helm import helm
 
     config = _config()
     release = config["deploy"]["helm"]["releases"][0]
-    args = ["template", release["name"], str(ROOT / release["chartPath"]),
-            "--namespace", release["namespace"]]  # fmt: skip
+    args = [
+        "template",
+        release["name"],
+        str(ROOT / release["chartPath"]),
+        "--namespace",
+        release["namespace"],
+    ]
     for values in release["valuesFiles"]:
         args += ["-f", str(ROOT / values)]
     done = helm("helm3", *args)

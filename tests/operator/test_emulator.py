@@ -160,7 +160,9 @@ async def test_a_404_leaves_no_status_behind_for_the_next_answers(api: ApiServer
     assert (status, body["metadata"]["name"]) == (200, "rent-november")
     assert (await send(api, "GET", transfers_url()))[0] == 200
     patch = {"metadata": {"labels": {"a": "b"}}}
-    assert (await send(api, "PATCH", transfers_url(name="rent-november"), json=patch, headers=MERGE))[0] == 200
+    assert (
+        await send(api, "PATCH", transfers_url(name="rent-november"), json=patch, headers=MERGE)
+    )[0] == 200
 
 
 async def test_status_subresource_changes_status_only(api: ApiServer) -> None:

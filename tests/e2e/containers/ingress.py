@@ -21,13 +21,15 @@ def route(ingresses: list[dict[str, Any]], host: str, path: str) -> tuple[str, i
     best: tuple[int, tuple[str, int | str]] | None = None
     for ing in ingresses:
         for rule in ing["spec"].get("rules") or []:
-            if rule.get("host") and rule["host"] != host.split(":")[0]:
+            if rule.get("host") and rule["host"] != host.split(":", maxsplit=1)[0]:
                 continue
             for p in (rule.get("http") or {}).get("paths") or []:
                 want, kind = p.get("path", "/"), p.get("pathType", "Prefix")
-                hit = path == want if kind == "Exact" else (
-                    path == want or path.startswith(want.rstrip("/") + "/")
-                )  # fmt: skip
+                hit = (
+                    path == want
+                    if kind == "Exact"
+                    else (path == want or path.startswith(want.rstrip("/") + "/"))
+                )
                 if hit and (best is None or len(want) > best[0]):
                     svc = p["backend"]["service"]
                     port = svc["port"].get("number", svc["port"].get("name"))
@@ -46,8 +48,12 @@ async def serving(ingresses: list[dict[str, Any]], resolve: Resolve) -> AsyncIte
             base = await resolve(*backend)
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
             headers["X-Forwarded-For"] = request.remote or ""
-            async with http.request(request.method, base + request.rel_url.raw_path_qs,
-                                    headers=headers, data=await request.read()) as upstream:  # fmt: skip
+            async with http.request(
+                request.method,
+                base + request.rel_url.raw_path_qs,
+                headers=headers,
+                data=await request.read(),
+            ) as upstream:
                 body = await upstream.read()
                 out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP}
                 return web.Response(status=upstream.status, body=body, headers=out)

@@ -116,7 +116,9 @@ class Objects:
         out = {k: str(v).encode() for k, v in (doc.get("stringData") or {}).items()}
         raw = doc.get("data") or {}
         for key, value in raw.items():
-            out.setdefault(key, base64.b64decode(value) if kind == "Secret" else str(value).encode())
+            out.setdefault(
+                key, base64.b64decode(value) if kind == "Secret" else str(value).encode()
+            )
         return out
 
     def key(self, kind: str, name: str, key: str, source: str, optional: bool) -> str | None:
@@ -160,7 +162,11 @@ def resolve_env(spec: Doc, objects: Objects, pod: str, source: str) -> dict[str,
                 target = ref[key]
                 values = objects.data(kind, target["name"], source, target.get("optional", False))
                 env.update(
-                    {prefix + k: v.decode() for k, v in values.items() if _ENV_NAME.match(prefix + k)}
+                    {
+                        prefix + k: v.decode()
+                        for k, v in values.items()
+                        if _ENV_NAME.match(prefix + k)
+                    }
                 )
     for item in spec.get("env") or []:
         name = item["name"]
@@ -175,14 +181,20 @@ def resolve_env(spec: Doc, objects: Objects, pod: str, source: str) -> dict[str,
         value: str | None
         if "secretKeyRef" in source_of:
             ref = source_of["secretKeyRef"]
-            value = objects.key("Secret", ref["name"], ref["key"], where, ref.get("optional", False))
+            value = objects.key(
+                "Secret", ref["name"], ref["key"], where, ref.get("optional", False)
+            )
         elif "configMapKeyRef" in source_of:
             ref = source_of["configMapKeyRef"]
-            value = objects.key("ConfigMap", ref["name"], ref["key"], where, ref.get("optional", False))
+            value = objects.key(
+                "ConfigMap", ref["name"], ref["key"], where, ref.get("optional", False)
+            )
         elif "fieldRef" in source_of:
             value = _field(source_of["fieldRef"]["fieldPath"], pod, objects.namespace, where)
         else:
-            raise ManifestError(f"{where}: valueFrom {sorted(source_of)} is not given by this runner")
+            raise ManifestError(
+                f"{where}: valueFrom {sorted(source_of)} is not given by this runner"
+            )
         if value is not None:
             env[name] = value
     return env

@@ -59,7 +59,9 @@ async def _ids(what: str, label: str) -> list[tuple[str, dict[str, str]]]:
     out = await ok(what, "ls", "--filter", f"label={label}", "--format", "json")
     rows: list[dict[str, Any]] = json.loads(out or "[]")
     key = "Name"
-    return [(r.get(key) or r.get("name", ""), r.get("Labels") or r.get("labels") or {}) for r in rows]
+    return [
+        (r.get(key) or r.get("name", ""), r.get("Labels") or r.get("labels") or {}) for r in rows
+    ]
 
 
 async def remove_run(run: str) -> None:

@@ -86,7 +86,10 @@ def _size(limit: str | None) -> str | None:
 
 
 def _files(volume: Doc, objects: Objects, source: str) -> tuple[tuple[str, bytes, int], ...]:
-    for kind, key, name_key in (("ConfigMap", "configMap", "name"), ("Secret", "secret", "secretName")):
+    for kind, key, name_key in (
+        ("ConfigMap", "configMap", "name"),
+        ("Secret", "secret", "secretName"),
+    ):
         if key in volume:
             spec = volume[key]
             data = objects.data(kind, spec[name_key], source, spec.get("optional", False))
@@ -97,13 +100,17 @@ def _files(volume: Doc, objects: Objects, source: str) -> tuple[tuple[str, bytes
             out = []
             for item in items:
                 if item["key"] not in data:
-                    raise ManifestError(f"{source}: {kind} {spec[name_key]!r} has no key {item['key']!r}")
+                    raise ManifestError(
+                        f"{source}: {kind} {spec[name_key]!r} has no key {item['key']!r}"
+                    )
                 out.append((item["path"], data[item["key"]], int(item.get("mode", mode))))
             return tuple(out)
     raise AssertionError(volume)
 
 
-def _mounts(spec: Doc, pod_spec: Doc, claims: set[str], objects: Objects, source: str) -> tuple[Mount, ...]:
+def _mounts(
+    spec: Doc, pod_spec: Doc, claims: set[str], objects: Objects, source: str
+) -> tuple[Mount, ...]:
     volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
     mounts = []
     for mount in spec.get("volumeMounts") or []:
@@ -121,7 +128,9 @@ def _mounts(spec: Doc, pod_spec: Doc, claims: set[str], objects: Objects, source
             size = _size((volume["emptyDir"] or {}).get("sizeLimit"))
             mounts.append(Mount(path=path, kind="tmpfs", read_only=ro, size=size))
         elif "configMap" in volume or "secret" in volume:
-            mounts.append(Mount(path=path, kind="files", read_only=True, files=_files(volume, objects, where)))
+            mounts.append(
+                Mount(path=path, kind="files", read_only=True, files=_files(volume, objects, where))
+            )
         else:
             raise ManifestError(f"{where}: volume type {sorted(volume)} is not run here")
     return tuple(mounts)
@@ -142,7 +151,9 @@ def _security(pod_spec: Doc, spec: Doc) -> dict[str, Any]:
     }
 
 
-def _container(spec: Doc, pod_spec: Doc, claims: set[str], objects: Objects, pod: str, source: str) -> Container:
+def _container(
+    spec: Doc, pod_spec: Doc, claims: set[str], objects: Objects, pod: str, source: str
+) -> Container:
     env = resolve_env(spec, objects, pod, source)
     command = spec.get("command")
     args = spec.get("args")
@@ -161,7 +172,9 @@ def _container(spec: Doc, pod_spec: Doc, claims: set[str], objects: Objects, pod
     )
 
 
-def _aliases(labels: Mapping[str, str], ports: dict[str, int], objects: Objects, workload: str) -> tuple[str, ...]:
+def _aliases(
+    labels: Mapping[str, str], ports: dict[str, int], objects: Objects, workload: str
+) -> tuple[str, ...]:
     names = []
     for service in objects.of_kind("Service"):
         selector = service["spec"].get("selector") or {}
@@ -201,7 +214,9 @@ def plan_pod(doc: Doc, index: int, objects: Objects) -> Pod:
     ports = {**_ports(pod_spec["containers"][0])}
     for probe in (main.readiness, main.startup):
         if probe is not None and probe.port is not None and probe.port not in main.ports:
-            raise ManifestError(f"{main.source} {probe.where}: port {probe.port} is not a declared container port")
+            raise ManifestError(
+                f"{main.source} {probe.where}: port {probe.port} is not a declared container port"
+            )
     return Pod(
         workload=workload,
         name=name,

@@ -4,7 +4,7 @@ One podman network per run, where every Service name (and its ``.ns.svc...`` for
 resolves to the pods it selects (network aliases). Per pod: init containers one
 after another to completion (a failing one is retried twice with a back-off, as a
 kubelet restarts it, then the run fails with its logs), then the container, its ports
-published on 127.0.0.1, then its startup probe (failureThreshold × period, then the
+published on 127.0.0.1, then its startup probe (failureThreshold x period, then the
 run fails as a kubelet would kill it) and its readiness probe (until ``ready_within``,
 as ``helm install --wait`` waits). Every failure is a ``ManifestError`` naming the
 manifest, so this target cannot pass a broken chart.
@@ -31,8 +31,15 @@ from tests.e2e.containers.pods import plan_pod, replicas, workload_name, workloa
 
 
 class Runner:
-    def __init__(self, *, namespace: str, run: str, workdir: Path, images: Mapping[str, str],
-                 ready_within: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        run: str,
+        workdir: Path,
+        images: Mapping[str, str],
+        ready_within: float,
+    ) -> None:
         self.objects = Objects((), namespace)
         self.run, self.workdir, self.images, self.ready_within = run, workdir, images, ready_within
         self.network = f"{run}-net"
@@ -48,19 +55,26 @@ class Runner:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def started(cls, *, namespace: str, images: Mapping[str, str] = {},
-                      ready_within: float = 120.0) -> AsyncIterator[Runner]:  # fmt: skip
+    async def started(
+        cls, *, namespace: str, images: Mapping[str, str] = {}, ready_within: float = 120.0
+    ) -> AsyncIterator[Runner]:
         """A run: its network made, everything it made removed however it ends."""
         await pm.sweep_orphans()
         run = f"vellet-e2e-{uuid.uuid4().hex[:8]}"
         workdir = Path(tempfile.mkdtemp(prefix=f"{run}-"))
-        runner = cls(namespace=namespace, run=run, workdir=workdir, images=images,
-                     ready_within=ready_within)  # fmt: skip
+        runner = cls(
+            namespace=namespace, run=run, workdir=workdir, images=images, ready_within=ready_within
+        )
         try:
             await pm.ok("network", "create", *pm.labels(run), runner.network)
             runner.gateway = (
-                await pm.ok("network", "inspect", runner.network,
-                            "--format", "{{range .Subnets}}{{.Gateway}}{{end}}")  # fmt: skip
+                await pm.ok(
+                    "network",
+                    "inspect",
+                    runner.network,
+                    "--format",
+                    "{{range .Subnets}}{{.Gateway}}{{end}}",
+                )
             ).strip()
             yield runner
         finally:
@@ -71,7 +85,9 @@ class Runner:
 
     def workload(self, name: str) -> Doc:
         if name not in self._workloads:
-            raise ManifestError(f"no workload {name!r} in the manifests ({sorted(self._workloads)})")
+            raise ManifestError(
+                f"no workload {name!r} in the manifests ({sorted(self._workloads)})"
+            )
         return self._workloads[name]
 
     async def up(self, names: Iterable[str] | None = None) -> None:
@@ -128,8 +144,19 @@ class Runner:
         return self.images.get(image, image)
 
     async def _args(self, pod: Pod, c: Container, *, main: bool) -> list[str]:
-        args = ["--name", self._cname(pod, c), *pm.labels(self.run), "--label", f"{pm.POD}={pod.name}",
-                "--network", self.network, "--hostname", pod.name, "--pull", "never"]  # fmt: skip
+        args = [
+            "--name",
+            self._cname(pod, c),
+            *pm.labels(self.run),
+            "--label",
+            f"{pm.POD}={pod.name}",
+            "--network",
+            self.network,
+            "--hostname",
+            pod.name,
+            "--pull",
+            "never",
+        ]
         if main:
             args += [a for alias in pod.aliases for a in ("--network-alias", alias)]
             args += [a for port in pod.published for a in ("-p", f"127.0.0.1::{port}")]
@@ -156,7 +183,7 @@ class Runner:
         return args
 
     async def _mount(self, pod: Pod, c: Container, m: object) -> list[str]:
-        from tests.e2e.containers.manifests import Mount  # noqa: PLC0415
+        from tests.e2e.containers.manifests import Mount
 
         assert isinstance(m, Mount)
         if m.kind == "tmpfs":
@@ -191,7 +218,9 @@ class Runner:
                 return
             if pause is None:
                 said = "\n".join((done.out + done.err).strip().splitlines()[-30:])
-                raise ManifestError(f"{c.source} exited with {done.code} ({attempt} attempts):\n{said}")
+                raise ManifestError(
+                    f"{c.source} exited with {done.code} ({attempt} attempts):\n{said}"
+                )
             await asyncio.sleep(pause)
 
     async def _start(self, pod: Pod) -> Pod:
@@ -216,7 +245,9 @@ class Runner:
         fmt = "{{.State.Status}} {{.State.ExitCode}}"
         return (await pm.podman("inspect", "--format", fmt, self._cname(pod, c))).out.strip()
 
-    async def _try(self, pod: Pod, c: Container, probe: Probe, http: aiohttp.ClientSession) -> str | None:
+    async def _try(
+        self, pod: Pod, c: Container, probe: Probe, http: aiohttp.ClientSession
+    ) -> str | None:
         """None when the probe passes, else what it got."""
         if probe.command is not None:
             done = await pm.podman("exec", self._cname(pod, c), *probe.command, timeout=30)
@@ -233,12 +264,15 @@ class Runner:
         timeout = aiohttp.ClientTimeout(total=3)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             if c.startup is not None:
-                await self._probe(pod, c, c.startup, http, c.startup.failure_threshold * c.startup.period)
+                await self._probe(
+                    pod, c, c.startup, http, c.startup.failure_threshold * c.startup.period
+                )
             if c.readiness is not None:
                 await self._probe(pod, c, c.readiness, http, self.ready_within)
 
-    async def _probe(self, pod: Pod, c: Container, probe: Probe, http: aiohttp.ClientSession,
-                     budget: float) -> None:  # fmt: skip
+    async def _probe(
+        self, pod: Pod, c: Container, probe: Probe, http: aiohttp.ClientSession, budget: float
+    ) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(probe.initial_delay)
         deadline = loop.time() + budget

@@ -78,7 +78,9 @@ def secret(name: str, **data: str) -> dict[str, Any]:
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {"name": name, "namespace": NAMESPACE},
-        "data": {k.replace("_", "-"): base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        "data": {
+            k.replace("_", "-"): base64.b64encode(v.encode()).decode() for k, v in data.items()
+        },
     }
 
 

@@ -83,7 +83,9 @@ class ContainerTarget(Target):
     async def lose_bank_requests(self) -> None:
         (pod,) = self.runner.pods("StatefulSet/vellet-deps-redis")
         name = f"{self.runner.run}-{pod.name}-{pod.containers[0].name}"
-        trim = 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" XTRIM vellet:bank:requests MAXLEN 0'
+        trim = (
+            'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" XTRIM vellet:bank:requests MAXLEN 0'
+        )
         await ok("exec", name, "sh", "-c", trim)
 
     async def kill_operator(self) -> None:
@@ -108,22 +110,34 @@ def _service_port(runner: Runner, service: str, port: int | str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def running(image: str, tmp: Path, ready_within: float = 120.0,
-                  failed: object = None) -> AsyncIterator[ContainerTarget]:  # fmt: skip
+async def running(
+    image: str, tmp: Path, ready_within: float = 120.0, failed: object = None
+) -> AsyncIterator[ContainerTarget]:
     await asyncio.to_thread(build_deps)
     crds = [Crd.load(CRD_PATH), Crd.load(BINDING_CRD_PATH)]
-    async with Runner.started(namespace=NAMESPACE, images={CHART_IMAGE: image},
-                              ready_within=ready_within) as runner:  # fmt: skip
+    async with Runner.started(
+        namespace=NAMESPACE, images={CHART_IMAGE: image}, ready_within=ready_within
+    ) as runner:
         runner.add([*precreated_secrets(), *manifests(DEPS), *manifests(SINK)])
-        await runner.up(["StatefulSet/vellet-deps-postgresql", "StatefulSet/vellet-deps-redis",
-                         "Deployment/vellet-mail-sink"])  # fmt: skip
+        await runner.up(
+            [
+                "StatefulSet/vellet-deps-postgresql",
+                "StatefulSet/vellet-deps-redis",
+                "Deployment/vellet-mail-sink",
+            ]
+        )
         # The gateway address exists once a container is on the network (netavark).
         async with ApiServer.running(crds, namespaces=[NAMESPACE], host=runner.gateway) as api:
             kube = str(api.url).rstrip("/")
-            runner.add(await render(image, [
-                "operator.extraEnv[0].name=VELLET_OPERATOR_KUBE_API_URL",
-                f"operator.extraEnv[0].value={kube}",
-            ]))  # fmt: skip
+            runner.add(
+                await render(
+                    image,
+                    [
+                        "operator.extraEnv[0].name=VELLET_OPERATOR_KUBE_API_URL",
+                        f"operator.extraEnv[0].value={kube}",
+                    ],
+                )
+            )
             await runner.up(
                 [f"Deployment/{RELEASE}-{c}" for c in ("bank", "wallet", "notifier", "operator")]
             )
@@ -153,4 +167,4 @@ async def running(image: str, tmp: Path, ready_within: float = 120.0,
                     if getattr(failed, "testsfailed", 0):
                         # What a failure is read from: every workload's last log lines.
                         for name in runner.workload_names():
-                            print(await runner.logs(name))  # noqa: T201
+                            print(await runner.logs(name))

@@ -54,8 +54,9 @@ def missing() -> str | None:
 
 def sh(*args: str, stdin: str | None = None, timeout: float = 900) -> str:
     tool = _tool(args[0]) or args[0]
-    done = subprocess.run([tool, *args[1:]], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
+    done = subprocess.run(
+        [tool, *args[1:]], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(args)}: {done.stderr or done.stdout}")
     return done.stdout
@@ -65,7 +66,9 @@ class KindTarget(Target):
     forwards: dict[str, subprocess.Popen[bytes]]
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        return sh("kubectl", "--kubeconfig", str(self.kubeconfig), "-n", NAMESPACE, *args, stdin=stdin)
+        return sh(
+            "kubectl", "--kubeconfig", str(self.kubeconfig), "-n", NAMESPACE, *args, stdin=stdin
+        )
 
     def forward(self, name: str, service: str, port: int, local: int) -> str:
         old = self.forwards.pop(name, None)
@@ -73,10 +76,19 @@ class KindTarget(Target):
             old.kill()
             old.wait()
         self.forwards[name] = subprocess.Popen(
-            [_tool("kubectl") or "kubectl", "--kubeconfig", str(self.kubeconfig), "-n", NAMESPACE,
-             "port-forward", f"svc/{service}", f"{local}:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                _tool("kubectl") or "kubectl",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "-n",
+                NAMESPACE,
+                "port-forward",
+                f"svc/{service}",
+                f"{local}:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return f"http://127.0.0.1:{local}"
 
     async def component_urls(self) -> dict[str, str]:
@@ -84,71 +96,156 @@ class KindTarget(Target):
 
     async def stop_bank(self) -> None:
         await asyncio.to_thread(self.kubectl, "scale", f"deploy/{RELEASE}-bank", "--replicas=0")
-        await asyncio.to_thread(self.kubectl, "wait", "--for=delete", "pod",
-                                "-l", "app.kubernetes.io/component=bank", "--timeout=120s")  # fmt: skip
+        await asyncio.to_thread(
+            self.kubectl,
+            "wait",
+            "--for=delete",
+            "pod",
+            "-l",
+            "app.kubernetes.io/component=bank",
+            "--timeout=120s",
+        )
 
     async def start_bank(self) -> None:
         await asyncio.to_thread(self.kubectl, "scale", f"deploy/{RELEASE}-bank", "--replicas=1")
-        await asyncio.to_thread(self.kubectl, "rollout", "status", f"deploy/{RELEASE}-bank", "--timeout=300s")
+        await asyncio.to_thread(
+            self.kubectl, "rollout", "status", f"deploy/{RELEASE}-bank", "--timeout=300s"
+        )
         self.components["bank"] = self.forward("bank", f"{RELEASE}-bank", 8081, 18181)
 
     async def restart_redis(self) -> None:
         await asyncio.to_thread(self.kubectl, "delete", "pod", f"{RELEASE}-redis-0", "--wait=true")
-        await asyncio.to_thread(self.kubectl, "rollout", "status", f"statefulset/{RELEASE}-redis", "--timeout=300s")
+        await asyncio.to_thread(
+            self.kubectl, "rollout", "status", f"statefulset/{RELEASE}-redis", "--timeout=300s"
+        )
 
     async def lose_bank_requests(self) -> None:
-        await asyncio.to_thread(self.kubectl, "exec", f"{RELEASE}-redis-0", "--", "redis-cli",
-                                "XTRIM", "vellet:bank:requests", "MAXLEN", "0")  # fmt: skip
+        await asyncio.to_thread(
+            self.kubectl,
+            "exec",
+            f"{RELEASE}-redis-0",
+            "--",
+            "redis-cli",
+            "XTRIM",
+            "vellet:bank:requests",
+            "MAXLEN",
+            "0",
+        )
 
     async def kill_operator(self) -> None:
-        await asyncio.to_thread(self.kubectl, "delete", "pod", "-l", "app.kubernetes.io/component=operator",
-                                "--grace-period=0", "--force")  # fmt: skip
-        await asyncio.to_thread(self.kubectl, "rollout", "status", f"deploy/{RELEASE}-operator", "--timeout=300s")
+        await asyncio.to_thread(
+            self.kubectl,
+            "delete",
+            "pod",
+            "-l",
+            "app.kubernetes.io/component=operator",
+            "--grace-period=0",
+            "--force",
+        )
+        await asyncio.to_thread(
+            self.kubectl, "rollout", "status", f"deploy/{RELEASE}-operator", "--timeout=300s"
+        )
 
     async def bank_audit(self) -> str:
-        return await asyncio.to_thread(self.kubectl, "exec", f"deploy/{RELEASE}-bank", "--", "vellet", "bank", "audit")
+        return await asyncio.to_thread(
+            self.kubectl, "exec", f"deploy/{RELEASE}-bank", "--", "vellet", "bank", "audit"
+        )
 
     async def bind(self, *accounts: str) -> None:
-        doc = ("apiVersion: vellet.io/v1alpha1\nkind: AccountBinding\nmetadata:\n  name: vellet\n"
-               f"spec:\n  accounts: [{', '.join(repr(a) for a in accounts)}]\n")  # fmt: skip
+        doc = (
+            "apiVersion: vellet.io/v1alpha1\nkind: AccountBinding\nmetadata:\n  name: vellet\n"
+            f"spec:\n  accounts: [{', '.join(repr(a) for a in accounts)}]\n"
+        )
         await asyncio.to_thread(self.kubectl, "apply", "-f", "-", stdin=doc)
 
     def dump(self) -> str:
         out = [self.kubectl("get", "events", "--sort-by=.lastTimestamp")]
         for pod in self.kubectl("get", "pods", "-o", "name").split():
             with contextlib.suppress(AssertionError):
-                out.append(f"--- {pod}\n" + self.kubectl("logs", pod, "--all-containers", "--tail=200"))
+                out.append(
+                    f"--- {pod}\n" + self.kubectl("logs", pod, "--all-containers", "--tail=200")
+                )
         return "\n".join(out)
 
 
 def _up(tmp: Path) -> tuple[KindTarget, bool]:
     created = CLUSTER not in sh("kind", "get", "clusters").split()
     if created:
-        sh("kind", "create", "cluster", "--name", CLUSTER, "--image", NODE_IMAGE,
-           "--config", str(ROOT / "tests/e2e/kind/cluster.yaml"), "--wait", "180s")  # fmt: skip
+        sh(
+            "kind",
+            "create",
+            "cluster",
+            "--name",
+            CLUSTER,
+            "--image",
+            NODE_IMAGE,
+            "--config",
+            str(ROOT / "tests/e2e/kind/cluster.yaml"),
+            "--wait",
+            "180s",
+        )
     kubeconfig = tmp / "kubeconfig"
     kubeconfig.write_text(sh("kind", "get", "kubeconfig", "--name", CLUSTER))
     sh("docker", "build", "-t", IMAGE, str(ROOT), timeout=1800)
     sh("kind", "load", "docker-image", IMAGE, "--name", CLUSTER)
     kube = ["kubectl", "--kubeconfig", str(kubeconfig)]
     sh(*kube, "apply", "-f", INGRESS_NGINX)
-    sh(*kube, "-n", "ingress-nginx", "wait", "--for=condition=Available", "deploy/ingress-nginx-controller",
-       "--timeout=300s")  # fmt: skip
+    sh(
+        *kube,
+        "-n",
+        "ingress-nginx",
+        "wait",
+        "--for=condition=Available",
+        "deploy/ingress-nginx-controller",
+        "--timeout=300s",
+    )
     with contextlib.suppress(AssertionError):
         sh(*kube, "create", "namespace", NAMESPACE)
-    sink = (ROOT / "k8s/dev/mail-sink.yaml").read_text().replace("ghcr.io/vellet/vellet:0.1.0", IMAGE)
+    sink = (
+        (ROOT / "k8s/dev/mail-sink.yaml").read_text().replace("ghcr.io/vellet/vellet:0.1.0", IMAGE)
+    )
     sh(*kube, "-n", NAMESPACE, "apply", "-f", "-", stdin=sink)
     repository, tag = IMAGE.rsplit(":", 1)
     values = [a for v in VALUES for a in ("-f", str(v))]
-    sh("helm", "--kubeconfig", str(kubeconfig), "upgrade", "--install", RELEASE, str(ROOT / "charts/vellet"),
-       "-n", NAMESPACE, *values, "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
-       "--wait", "--timeout", "10m", timeout=900)  # fmt: skip
-    sh("helm", "--kubeconfig", str(kubeconfig), "test", RELEASE, "-n", NAMESPACE, "--logs", timeout=600)
-    target = KindTarget(name="kind", wallet="", ingress=INGRESS_URL, sink="", components={},
-                        kubeconfig=kubeconfig)  # fmt: skip
+    sh(
+        "helm",
+        "--kubeconfig",
+        str(kubeconfig),
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(ROOT / "charts/vellet"),
+        "-n",
+        NAMESPACE,
+        *values,
+        "--set",
+        f"image.repository={repository}",
+        "--set",
+        f"image.tag={tag}",
+        "--wait",
+        "--timeout",
+        "10m",
+        timeout=900,
+    )
+    sh(
+        "helm",
+        "--kubeconfig",
+        str(kubeconfig),
+        "test",
+        RELEASE,
+        "-n",
+        NAMESPACE,
+        "--logs",
+        timeout=600,
+    )
+    target = KindTarget(
+        name="kind", wallet="", ingress=INGRESS_URL, sink="", components={}, kubeconfig=kubeconfig
+    )
     target.forwards = {}
     for i, (component, port) in enumerate(FORWARDS.items()):
-        target.components[component] = target.forward(component, f"{RELEASE}-{component}", port, 18180 + i)
+        target.components[component] = target.forward(
+            component, f"{RELEASE}-{component}", port, 18180 + i
+        )
     target.wallet = target.components["wallet"]
     target.sink = target.forward("sink", "vellet-mail-sink", 8025, 18190)
     return target, created
@@ -162,7 +259,7 @@ async def running(tmp: Path, failed: object) -> AsyncIterator[Target]:
         yield target
     finally:
         if getattr(failed, "testsfailed", 0):
-            print(target.dump())  # noqa: T201 - the CI log is where a failure is read
+            print(target.dump())
         for proc in target.forwards.values():
             proc.kill()
         if created:

@@ -30,8 +30,11 @@ async def running(tmp: Path) -> AsyncIterator[Target]:
     env.update(VELLET_HOME=str(tmp), VELLET_LOG_LEVEL="WARNING")
     proc = subprocess.Popen(
         [sys.executable, "-m", "vellet", "up", "--accounts", "1", "--unregistered", "3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         await _until_ready(proc)
         url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
