@@ -24,13 +24,16 @@ from tests.e2e.containers.manifests import ManifestError, Objects, expand, resol
 from tests.e2e.containers.pods import plan_pod
 from tests.e2e.containers.runner import Runner
 from tests.e2e.targets.base import NAMESPACE, ROOT, precreated_secrets, secret
-from tests.e2e.targets.containers import CHART_IMAGE, DEPS, SINK, manifests, render
+from tests.e2e.targets.containers import CHART_IMAGE, DEPS, SINK, build_deps, manifests, render
 
 IMAGE = os.environ.get("VELLET_TEST_IMAGE", "localhost/vellet:dev")
 
 
 @pytest.fixture(scope="module")
 async def chart() -> list[dict[str, Any]]:
+    from tests.chart.helm import tools
+
+    await asyncio.to_thread(tools)
     return await render(IMAGE, [])
 
 
@@ -164,6 +167,7 @@ async def test_a_probe_on_the_wrong_path_fails_the_run_and_the_right_one_passes(
 ) -> None:
     from tests.image.podman import built_image
 
+    await asyncio.to_thread(build_deps)
     good = _named(chart, "Deployment", "vellet-notifier")
     bad = copy.deepcopy(good)
     bad["metadata"]["name"] = "vellet-notifier-typo"

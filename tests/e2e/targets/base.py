@@ -6,6 +6,7 @@ skips with that reason instead of passing without having tried."""
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-KUBECTL = ROOT / ".tools" / "bin" / "kubectl"
+#: Helm and kubectl from the project's pinned packages (deploy/install-tools.py).
+TOOLS = Path(os.environ.get("VELLET_TOOLS_DIR", ROOT / ".tools")) / "bin"
+KUBECTL = TOOLS / "kubectl"
 NAMESPACE = "vellet"
 RELEASE = "vellet"
 #: Every target's chart values, in this order (the container target adds external ones).

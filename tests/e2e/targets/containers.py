@@ -24,12 +24,20 @@ import yaml
 from tests.e2e.containers import ingress
 from tests.e2e.containers.podman import ENV, ok
 from tests.e2e.containers.runner import Runner
-from tests.e2e.targets.base import NAMESPACE, RELEASE, ROOT, VALUES, Target, precreated_secrets
+from tests.e2e.targets.base import (
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    TOOLS,
+    VALUES,
+    Target,
+    precreated_secrets,
+)
 from tests.operator.conftest import BINDING_CRD_PATH, CRD_PATH, bind
 from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
 
-HELM = ROOT / ".tools" / "bin" / "helm3"
+HELM = TOOLS / "helm3"
 DEPS = ROOT / "tests/e2e/containers/deps/deps.yaml"
 SINK = ROOT / "k8s/dev/mail-sink.yaml"
 EXTERNAL = ROOT / "k8s/dev/external-values.yaml"
@@ -37,6 +45,10 @@ CHART_IMAGE = "ghcr.io/vellet/vellet:0.1.0"  # what raw manifests (the mail sink
 
 
 def build_deps() -> None:
+    """What a fresh clone needs first: podman & co., Helm and kubectl, the e2e images."""
+    from tests.chart.helm import tools
+
+    tools()
     subprocess.run([str(ROOT / "deploy/build-e2e-images.sh")], env=ENV, check=True, timeout=1200)
 
 

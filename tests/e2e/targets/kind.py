@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.e2e.targets.base import KUBECTL, NAMESPACE, RELEASE, ROOT, VALUES, Target
+from tests.e2e.targets.base import KUBECTL, NAMESPACE, RELEASE, ROOT, TOOLS, VALUES, Target
 
 CLUSTER = os.environ.get("VELLET_KIND_CLUSTER", "vellet-e2e")
 #: The node image kind v0.30.0 was released with (Kubernetes 1.34), by digest.
@@ -36,7 +36,7 @@ FORWARDS = {"wallet": 8080, "bank": 8081, "notifier": 8083, "operator": 8084}
 
 
 def _tool(name: str) -> str | None:
-    local = {"kubectl": KUBECTL, "helm": ROOT / ".tools/bin/helm3"}.get(name)
+    local = {"kubectl": KUBECTL, "helm": TOOLS / "helm3"}.get(name)
     if local is not None and local.exists():
         return str(local)
     return shutil.which(name)
