@@ -11,6 +11,7 @@ differences, never on absolute balances.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -160,9 +161,17 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
         await target.start_bank()
     await wait_for("e2e-queued Posted", lambda: phase("e2e-queued", "Posted"), 120)
     # The operator's pod killed right after the apply: the money still moves once.
+    # Known to fail about one run in seven here (report of issue 13): when the kill lands
+    # between kopf's two PATCHes (metadata saying "create handled", then /status with the
+    # transferId), no handler ever picks the Transfer up again. The message shows it.
     await _apply(target, "e2e-killed", CY, "0.75")
     await target.kill_operator()
-    await wait_for("e2e-killed Posted", lambda: phase("e2e-killed", "Posted"), 120)
+    try:
+        await wait_for("e2e-killed Posted", lambda: phase("e2e-killed", "Posted"), 120)
+    except AssertionError as stuck:
+        got = json.loads(await run_kubectl(kube, "get", "transfer", "e2e-killed", "-o", "json"))
+        seen = {"annotations": got["metadata"].get("annotations"), "status": got.get("status")}
+        raise AssertionError(f"{stuck}; the Transfer as left: {json.dumps(seen)}") from None
     assert await people.balance(CY) == before + Decimal("44.75")
 
 
