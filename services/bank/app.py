@@ -4,6 +4,9 @@ The database pool, the Redis client, the cache, the sign-up code mailer
 and the request-stream consumer are opened and closed in ``cleanup_ctx``, so an app that fails to
 start leaves nothing running, and stopping the app stops the consumer
 before the pool it uses is closed.
+
+The admin routes and ``/metrics`` are on a second app and port (see
+``handlers`` for why), handed the same state when it starts.
 """
 
 from __future__ import annotations
@@ -16,17 +19,17 @@ from vellet.bank import audit, store
 from vellet.bank.cache import AccountCache, CacheMetrics
 from vellet.bank.consumer import request_consumer
 from vellet.bank.domain import AccountView
-from vellet.bank.handlers import routes
+from vellet.bank.handlers import admin_routes, routes
 from vellet.bank.mailer import SignupMailer
 from vellet.bank.settings import BankSettings
 from vellet.bank.state import CACHE, MAILER, METRICS, POOL, REDIS, SETTINGS, BankMetrics
 from vellet.common import health, metrics, streams
 from vellet.common.db import create_pool
-from vellet.common.web import new_app
+from vellet.common.web import internal_app, new_app
 
 
 def create_app(settings: BankSettings) -> web.Application:
-    app = new_app("bank", settings.http)
+    app = new_app("bank", settings.http, internal=settings.internal_http)
     app[SETTINGS] = settings
     app[MAILER] = SignupMailer(
         settings.smtp,
@@ -40,6 +43,7 @@ def create_app(settings: BankSettings) -> web.Application:
     if settings.consume:
         app.cleanup_ctx.append(_consumer)
     app.router.add_routes(routes)
+    internal_app(app).router.add_routes(admin_routes)
     return app
 
 
@@ -75,7 +79,12 @@ async def _mailer(app: web.Application) -> AsyncIterator[None]:
 async def _consumer(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     consumer = request_consumer(
-        app[POOL], app[REDIS], settings.consumer_name, settings.streams, app[METRICS]
+        app[POOL],
+        app[REDIS],
+        settings.consumer_name,
+        settings.streams,
+        app[METRICS],
+        settings.keys,
     )
     async for _ in consumer.run_in_background():
         yield

@@ -1,4 +1,8 @@
-"""``vellet bank ...``: serve the bank, migrate, seed, audit, mint tokens."""
+"""``vellet bank ...``: serve the bank, migrate, seed, audit, mint tokens.
+
+``vellet bank token --admin`` is the only way to an admin token: it signs
+with ``VELLET_BANK_ADMIN_KEY[_FILE]``, which no running service holds.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from typing import Any
 from vellet.bank import admin
 from vellet.bank.app import create_app
 from vellet.bank.settings import BankSettings
-from vellet.common import tokens
+from vellet.common import keys, tokens
 from vellet.common.commands import command
-from vellet.common.settings import Env, TokenSettings
+from vellet.common.errors import ConfigError
+from vellet.common.settings import Env
 from vellet.common.web import serve_forever
 
 
@@ -31,7 +36,8 @@ def register(sub: Any) -> None:
     command(
         cmds,
         "serve",
-        "run the HTTP API and the request consumer",
+        "run the HTTP API (VELLET_BANK_PORT), the admin routes and /metrics "
+        "(VELLET_BANK_INTERNAL_PORT) and the request consumer",
         "VELLET_BANK_DATABASE_URL=postgresql://... vellet bank serve",
     ).set_defaults(func=_serve)
     command(
@@ -57,11 +63,24 @@ def register(sub: Any) -> None:
     token = command(
         cmds,
         "token",
-        "print a service token for the bank",
-        "vellet bank token --subject seeder --admin",
+        "print a token for the bank's API",
+        "VELLET_BANK_ADMIN_KEY_FILE=./bank-admin.key vellet bank token --admin --subject alice",
+        "VELLET_WALLET_KEY_FILE=./keys/wallet.key vellet bank token",
+        description="Print a token for the bank's API. With --admin, an admin token "
+        "(create and close accounts) signed with VELLET_BANK_ADMIN_KEY or "
+        "VELLET_BANK_ADMIN_KEY_FILE, the key no running service holds; without it, a "
+        "token as the wallet, signed with VELLET_WALLET_KEY[_FILE] (look-ups, transfers).",
     )
-    token.add_argument("--admin", action="store_true", help="with the admin role")
-    token.add_argument("--subject", default="cli")
+    token.add_argument("--admin", action="store_true", help="an admin token (the bank-admin key)")
+    token.add_argument("--subject", default="cli",
+                       help="who the admin token names (default cli; --admin only)")  # fmt: skip
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=None,
+        help=f"lifetime in seconds (default {tokens.SERVICE_TTL}; at most "
+        f"{tokens.ADMIN_TTL_MAX} with --admin, {tokens.SERVICE_TTL_MAX} without)",
+    )
     token.set_defaults(func=_token)
 
 
@@ -97,7 +116,20 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = TokenSettings.from_env(Env(os.environ))
-    role = tokens.ADMIN_ROLE if args.admin else tokens.SERVICE_ROLE
-    print(tokens.mint(settings, audience=tokens.BANK_AUDIENCE, subject=args.subject, role=role))  # noqa: T201
+    signer = "bank-admin" if args.admin else "wallet"
+    cap = tokens.ADMIN_TTL_MAX if args.admin else tokens.SERVICE_TTL_MAX
+    ttl = tokens.SERVICE_TTL if args.ttl is None else args.ttl
+    if not 0 < ttl <= cap:
+        raise ConfigError(f"--ttl must be between 1 and {cap} seconds")
+    key = keys.load_private(Env(os.environ), signer)
+    token = tokens.mint(
+        key,
+        signer=signer,
+        audience=tokens.BANK_AUDIENCE,
+        subject=args.subject if args.admin else "wallet",
+        role=tokens.ADMIN_ROLE if args.admin else tokens.SERVICE_ROLE,
+        ttl_seconds=ttl,
+        max_ttl=cap,
+    )
+    print(token)  # noqa: T201
     return 0

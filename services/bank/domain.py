@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from vellet.common.errors import InvalidRequest
+from vellet.common import plaintext
+from vellet.common.errors import InvalidRequest, Unprocessable
 from vellet.common.money import exponent, format_amount, parse_amount
 
 Direction = Literal["to_wallet", "from_wallet"]
@@ -109,6 +110,11 @@ def _text(data: Mapping[str, Any], key: str, *, max_len: int = 200) -> str:
         raise InvalidRequest(f"{key} is required and must be a non-empty string")
     if len(value) > max_len:
         raise InvalidRequest(f"{key} must be at most {max_len} characters")
+    # A holder's name and address reach every party that pays them and
+    # their e-mails: no bidi overrides, zero-width characters or newlines.
+    refused = plaintext.refusal(key, value.strip())
+    if refused is not None:
+        raise Unprocessable(refused, code=f"invalid_{key}")
     return value.strip()
 
 

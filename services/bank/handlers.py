@@ -1,9 +1,23 @@
 """The bank's HTTP API (API.md, "Bank"): thin handlers over the executor.
 
-Every call needs a service JWT for the bank's audience; creating or closing
-accounts needs the admin role; the sign-up challenge API is for the wallet's
-service identity alone (``sub`` = ``wallet``). Handlers parse, authorise, call one function
-and render; rules live in ``domain``, money moves in ``executor``.
+Every call needs a JWT for the bank's audience. Transfers, look-ups and the
+sign-up challenge API take the wallet's tokens alone (signed with the wallet's
+key, ``sub`` = ``wallet``); creating or closing accounts takes only tokens
+signed with the bank-admin key, which no running service holds (a person
+mints them with ``vellet bank token --admin``). Handlers parse, authorise,
+call one function and render; rules live in ``domain``, money moves in
+``executor``.
+
+Two route tables, two ports (``vellet.common.web``). ``routes`` is what a
+partner of the bank calls, the wallet: look-ups, transfers, sign-up
+challenges, on ``VELLET_BANK_PORT``. ``admin_routes`` opens accounts (with
+any opening balance: it creates money) and closes or reopens them; no
+service calls it, only an administrator, so it is served with ``/metrics``
+on ``VELLET_BANK_INTERNAL_PORT``, which a NetworkPolicy opens to nobody but
+Prometheus (an administrator port-forwards). The role check stays: the
+port is a second wall, not the only one. On the public port ``POST
+/api/v1/accounts`` is 404, and ``PATCH /api/v1/accounts/{n}`` 405 (the same
+path answers ``GET`` there).
 """
 
 from __future__ import annotations
@@ -16,19 +30,16 @@ from vellet.bank import challenges, domain, store
 from vellet.bank.executor import execute
 from vellet.bank.state import CACHE, MAILER, METRICS, POOL, SETTINGS
 from vellet.common import tokens
-from vellet.common.errors import Conflict, Forbidden, NotFound, Unauthorized
+from vellet.common.errors import Conflict, NotFound, Unauthorized
 from vellet.common.problems import json_body
 
 routes = web.RouteTableDef()
+admin_routes = web.RouteTableDef()
 
 
-def _authorise(request: web.Request, role: str | None = None) -> tokens.Principal:
-    settings = request.app[SETTINGS]
+def _authorise(request: web.Request, accept: tokens.Accept = tokens.BANK_SERVICE) -> None:
     token = tokens.bearer(request.headers.get("Authorization"))
-    principal = tokens.verify(settings.tokens, token, audience=tokens.BANK_AUDIENCE)
-    if role is not None:
-        tokens.require_role(principal, role)
-    return principal
+    tokens.verify(request.app[SETTINGS].keys, token, audience=tokens.BANK_AUDIENCE, accept=accept)
 
 
 @routes.get("/api/v1/accounts/{account_number}")
@@ -50,9 +61,9 @@ async def post_transfer(request: web.Request) -> web.Response:
     return web.json_response(outcome.to_wire())
 
 
-@routes.post("/api/v1/accounts")
+@admin_routes.post("/api/v1/accounts")
 async def create_account(request: web.Request) -> web.Response:
-    _authorise(request, tokens.ADMIN_ROLE)
+    _authorise(request, tokens.BANK_ADMIN)
     new = domain.parse_new_account(await json_body(request))
     view = await store.insert_account(request.app[POOL], new)
     if view is None:
@@ -61,9 +72,9 @@ async def create_account(request: web.Request) -> web.Response:
     return web.json_response(view.to_wire(), status=201)
 
 
-@routes.patch("/api/v1/accounts/{account_number}")
+@admin_routes.patch("/api/v1/accounts/{account_number}")
 async def change_account(request: web.Request) -> web.Response:
-    _authorise(request, tokens.ADMIN_ROLE)
+    _authorise(request, tokens.BANK_ADMIN)
     number = domain.account_number(request.match_info["account_number"])
     status = domain.parse_status_change(await json_body(request))
     view = await store.set_status(request.app[POOL], number, status)
@@ -71,10 +82,6 @@ async def change_account(request: web.Request) -> web.Response:
         raise NotFound("the bank has no such account", code="unknown_account")
     await request.app[CACHE].invalidate(number)
     return web.json_response(view.to_wire())
-
-
-#: The one caller of the sign-up challenge API: the wallet's service identity.
-SIGNUP_CALLER = "wallet"
 
 
 def _invalid_code() -> Unauthorized:
@@ -91,7 +98,7 @@ async def create_challenge(request: web.Request) -> web.Response:
     The same 202 whether or not the account exists or is open, after the
     same work (a look-up and one row written): the mail leaves afterwards.
     """
-    _authorise_caller(request, SIGNUP_CALLER)
+    _authorise(request)  # the wallet's key and identity only (BANK_SERVICE)
     number = challenges.parse_start(await json_body(request))
     settings = request.app[SETTINGS].signup
     view = await request.app[CACHE].get(number)
@@ -105,7 +112,7 @@ async def create_challenge(request: web.Request) -> web.Response:
 @routes.post("/api/v1/signup-challenges/verify")
 async def verify_challenge(request: web.Request) -> web.Response:
     """Spend one guess; 200 with the account (its holder's name and e-mail) on a match."""
-    _authorise_caller(request, SIGNUP_CALLER)
+    _authorise(request)
     guess = challenges.parse_guess(await json_body(request))
     settings = request.app[SETTINGS].signup
     key = settings.code_key.get().encode()
@@ -120,9 +127,3 @@ async def verify_challenge(request: web.Request) -> web.Response:
     if view is None:  # only a challenge for an unknown number could get here
         raise _invalid_code()
     return web.json_response(view.to_wire())
-
-
-def _authorise_caller(request: web.Request, subject: str) -> None:
-    principal = _authorise(request)
-    if principal.subject != subject:
-        raise Forbidden(f"only the {subject} may call this", code="forbidden")

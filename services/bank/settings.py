@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings, smtp_from_env
 from vellet.common.settings import (
     AuditSettings,
@@ -15,7 +16,7 @@ from vellet.common.settings import (
     HttpSettings,
     Secret,
     StreamSettings,
-    TokenSettings,
+    require_distinct,
 )
 
 #: The bank's own sender: it mails its customers, not Vellet's notifier.
@@ -60,13 +61,21 @@ class BankSettings:
     #: PostgreSQL URL of the bank's own database.
     database_url: str
     #: Redis URL (request/result streams and the cache).
-    redis_url: str
-    #: Where the HTTP API listens.
-    http: HttpSettings = field(default_factory=HttpSettings)
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
+    #: Where the wallet-facing API (look-ups, transfers, sign-up challenges)
+    #: and health listen.
+    http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8081))
+    #: Where the admin routes (open, close, reopen accounts) and ``/metrics``
+    #: listen: a second port only an administrator and Prometheus reach.
+    internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9081))
     #: How the request-stream consumer reads and gives up.
     streams: StreamSettings = field(default_factory=StreamSettings)
-    #: Verifies service tokens (and the admin token) presented to the bank.
-    tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The bank's own key (it signs its results) and the public keys it
+    #: trusts: the wallet's (transfers, look-ups, sign-up challenges) and the
+    #: bank-admin key (account administration), whose private half no
+    #: running service holds.
+    keys: KeySettings = field(default_factory=KeySettings)
     #: The account look-up cache.
     cache: CacheSettings = field(default_factory=CacheSettings)
     #: Sign-up challenges.
@@ -85,21 +94,37 @@ class BankSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> BankSettings:
-        env = Env(environ)
+        settings = cls._read(Env(environ))
+        # Two keys guarding different things must not be one: a copy-paste of
+        # the signing key into the code key would put both in every place either goes.
+        own = Secret(settings.keys.signer().pem().strip())
+        require_distinct("VELLET_BANK_CODE_KEY", settings.signup.code_key,
+                         {"VELLET_BANK_KEY": own})  # fmt: skip
+        return settings
+
+    @classmethod
+    def _read(cls, env: Env) -> BankSettings:
         database_url = env.optional("VELLET_BANK_DATABASE_URL")
         redis_url = env.optional("VELLET_REDIS_URL")
         if database_url is None or redis_url is None:
             raise ConfigError("VELLET_BANK_DATABASE_URL and VELLET_REDIS_URL must be set")
+        host = env.text("VELLET_BANK_HOST", "127.0.0.1")
+        max_body_bytes = env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             http=HttpSettings(
-                host=env.text("VELLET_BANK_HOST", "127.0.0.1"),
+                host=host,
                 port=env.integer("VELLET_BANK_PORT", 8081, maximum=65535),
-                max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+                max_body_bytes=max_body_bytes,
+            ),
+            internal_http=HttpSettings(
+                host=env.text("VELLET_BANK_INTERNAL_HOST", host),
+                port=env.integer("VELLET_BANK_INTERNAL_PORT", 9081, maximum=65535),
+                max_body_bytes=max_body_bytes,
             ),
             streams=StreamSettings.from_env(env),
-            tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="bank", trusts=("wallet", "bank-admin")),
             cache=CacheSettings(
                 local_size=env.integer("VELLET_BANK_CACHE_SIZE", CacheSettings.local_size),
                 local_ttl=env.number("VELLET_BANK_CACHE_LOCAL_TTL", CacheSettings.local_ttl),

@@ -1,7 +1,9 @@
 """The notifier process: a stream consumer with health and metrics over HTTP.
 
 There is no public API: the HTTP side is only ``/healthz``, ``/readyz`` and
-``/metrics`` from :func:`vellet.common.web.new_app`. The consumer runs as a
+``/metrics`` from :func:`vellet.common.web.new_app`, on one port: with no API
+there is nothing to keep off it, and nothing public routes to it, so unlike
+the wallet and the bank it needs no internal second port. The consumer runs as a
 task inside the app's ``cleanup_ctx``, so starting the app starts consuming
 and stopping it (SIGTERM, ``vellet up`` shutting down, a test) cancels the
 consumer, lets the one SMTP transaction in flight finish and be recorded,
@@ -99,6 +101,7 @@ async def _consumer(app: web.Application) -> AsyncIterator[None]:
         handler=worker.handle,
         settings=settings.streams,
         metrics=app[STREAM_METRICS_KEY],
+        trusted=settings.keys.keys_of("wallet"),
     )
     task = asyncio.create_task(consumer.run(), name="notifier-consumer")
     app[TASK_KEY] = task

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from vellet.common import mail
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings
 from vellet.common.settings import Env, HttpSettings, StreamSettings
 
@@ -39,7 +40,8 @@ class NotifierSettings:
     """Everything ``vellet notifier serve`` needs."""
 
     #: Redis URL (the event stream and the delivery ledger).
-    redis_url: str
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
     #: Where /healthz, /readyz and /metrics listen.
     http: HttpSettings = field(default_factory=lambda: HttpSettings(port=8083))
     #: How the event-stream consumer reads, claims and dead-letters.
@@ -56,6 +58,9 @@ class NotifierSettings:
     #: Whether /readyz also requires the SMTP relay to answer. Off by default:
     #: mail waits in the queue while the relay is away, nothing is lost.
     ready_needs_smtp: bool = False
+    #: The public keys the notifier trusts: the wallet's (it signs the
+    #: transfer events). The notifier signs nothing, so it holds no private key.
+    keys: KeySettings = field(default_factory=KeySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> NotifierSettings:
@@ -79,6 +84,7 @@ class NotifierSettings:
             ),
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             ready_needs_smtp=env.flag("VELLET_NOTIFIER_READY_NEEDS_SMTP", False),
+            keys=KeySettings.from_env(env, own=None, trusts=("wallet",)),
         )
 
 

@@ -35,18 +35,12 @@ import asyncio
 import logging
 import random
 from enum import Enum
-from typing import Any
 
 import jinja2
 from redis.exceptions import RedisError
 
-from vellet.common.streams import (
-    TRANSFER_EVENTS,
-    Fields,
-    Redis,
-    dead_letter_stream,
-    payload_of,
-)
+from vellet.common.events import TransferEvent
+from vellet.common.streams import Fields, Redis, Refused, payload_of
 from vellet.notifier.compose import (
     InvalidAddress,
     compose,
@@ -95,12 +89,12 @@ class Worker:
         return backoff_ms(failures, r.base_ms, r.max_ms, jitter) / 1000
 
     async def handle(self, fields: Fields) -> None:
-        """The Consumer's handler: return = acknowledge; raise = keep pending."""
-        try:
-            event = parse_event(payload_of(fields))
-        except (MalformedEvent, ValueError, TypeError, KeyError) as err:
-            await self._reject(fields, str(err))
-            return
+        """The Consumer's handler: return = acknowledge; raise = keep pending.
+
+        The Consumer has verified the wallet's signature already; an event
+        that is still unusable is refused (dead-lettered whole, at once).
+        """
+        event = self._parse(fields)
         payload = fields["payload"]
         busy: dict[str, int] = {}  # party -> when its lease (held elsewhere) runs out
         relay_failures = 0
@@ -275,13 +269,21 @@ class Worker:
         log.error("event %s party %s dead-lettered: %s", event.event_id, party.key, reason)
         return Outcome.DONE, 0
 
-    async def _reject(self, fields: Fields, reason: str) -> None:
-        """A malformed event can never succeed: dead-letter it whole, at once."""
-        letter: dict[Any, Any] = dict(fields)
-        letter.update(reason=f"malformed: {reason}"[:300], origin_stream=TRANSFER_EVENTS)
-        await self.redis.xadd(dead_letter_stream(TRANSFER_EVENTS), letter)
-        self.metrics.events.labels("malformed").inc()
-        log.error("malformed transfer event dead-lettered: %s", reason)
+    def _parse(self, fields: Fields) -> Event:
+        """A malformed event can never succeed: Refused, so it is dead-lettered at once."""
+        try:
+            data = payload_of(fields)
+            missing = sorted(TransferEvent.__required_keys__ - set(data))
+            if missing:
+                self.metrics.events.labels("malformed").inc()
+                raise Refused("missing_field", ", ".join(missing))
+            return parse_event(data)
+        except KeyError:
+            self.metrics.events.labels("malformed").inc()
+            raise Refused("missing_field", "payload") from None
+        except (MalformedEvent, ValueError, TypeError) as err:
+            self.metrics.events.labels("malformed").inc()
+            raise Refused("malformed", str(err)[:300]) from None
 
     async def settle(self) -> None:
         """Wait for sends still in flight after the consumer was cancelled."""

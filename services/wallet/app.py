@@ -5,6 +5,13 @@ and the outbox relay are opened and closed in ``cleanup_ctx``: an app that
 fails to start leaves nothing running, and stopping it stops the relay and
 answers every queued transfer before the pool and Redis client they use are
 closed.
+
+Two apps, one wallet (see ``vellet.common.web``): the public app serves
+``/api/v1``, the dashboard and health on ``VELLET_WALLET_PORT``; the
+internal app serves ``/internal/v1`` (the operator's) and ``/metrics`` on
+``VELLET_WALLET_INTERNAL_PORT``, so an ingress that routes ``/`` to the
+public port still cannot reach them. The public app owns every resource;
+the internal one is handed the same state when it starts.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from vellet.common import health, metrics, streams
-from vellet.common.web import new_app
+from vellet.common.web import internal_app, new_app
 from vellet.wallet import database
 from vellet.wallet.api.internal import routes as internal_routes
 from vellet.wallet.api.routes import routes
@@ -39,7 +46,7 @@ from vellet.wallet.web import wiring as web_wiring
 
 
 def create_app(settings: WalletSettings) -> web.Application:
-    app = new_app("wallet", settings.http)
+    app = new_app("wallet", settings.http, internal=settings.internal_http)
     app[SETTINGS] = settings
     app[METRICS] = WalletMetrics(app[metrics.REGISTRY_KEY])
     app[PASSWORDS] = Passwords(settings.passwords)
@@ -48,9 +55,9 @@ def create_app(settings: WalletSettings) -> web.Application:
     app.cleanup_ctx.append(_batcher)
     app.cleanup_ctx.append(_relay)
     ledger_wiring.setup(app)  # the ledger invariant, as a metric
-    banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler, /internal
+    banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler
     web_wiring.setup(app)  # the dashboard: pages, static files, the live channel, headers
-    app.router.add_routes(internal_routes)
+    internal_app(app).router.add_routes(internal_routes)  # the operator's, on the internal port
     app.router.add_routes(auth_routes)
     app.router.add_routes(signup_routes)
     app.router.add_routes(routes)
@@ -63,7 +70,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     redis = streams.connect(settings.redis_url)
     http = aiohttp.ClientSession()
     app[POOL], app[REDIS] = pool, redis
-    app[BANK] = BankClient(http, settings.bank_url, settings.tokens, settings.bank_timeout)
+    app[BANK] = BankClient(http, settings.bank_url, settings.issuer(), settings.bank_timeout)
     app[LIMITER] = LoginLimiter(redis, settings.login)
     app[SIGNUP_STARTS] = LoginLimiter(
         redis, settings.signup, prefix=limits.SIGNUP_START_PREFIX, what="sign-up attempts"
@@ -102,6 +109,7 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
         app[REDIS],
         settings.outbox_interval,
         app[METRICS].events_published,
+        settings.keys.signer(),
         settings.outbox_linger,
     )
     app[RELAY] = relay

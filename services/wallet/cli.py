@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
     command(
         cmds,
         "serve",
-        "migrate, then run the public API",
+        "migrate, then serve the public API (VELLET_WALLET_PORT) and the internal API and "
+        "/metrics (VELLET_WALLET_INTERNAL_PORT)",
         "VELLET_WALLET_DATABASE_URL=postgresql://... vellet wallet serve",
     ).set_defaults(func=_serve)
     command(

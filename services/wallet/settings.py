@@ -1,10 +1,10 @@
 """The wallet's settings, read once from the environment and passed in.
 
-Two different secrets on purpose: ``VELLET_JWT_SECRET`` signs the service
-tokens every Vellet component shares (the wallet uses it to call the bank),
-while ``VELLET_SESSION_SECRET`` signs user sessions and is known to the wallet
-alone, so a leaked service key can never mint a user's session or the other
-way round.
+Two kinds of key on purpose: the wallet's own Ed25519 key
+(``VELLET_WALLET_KEY``) signs what the wallet says to the bank, and it trusts
+only the public keys of the bank and the operator; ``VELLET_SESSION_SECRET``
+signs user sessions and is known to the wallet alone, so a leaked service key
+can never mint a user's session or the other way round.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vellet.common.errors import ConfigError
+from vellet.common.keys import KeySettings
 from vellet.common.settings import (
     AuditSettings,
     Env,
@@ -22,7 +23,9 @@ from vellet.common.settings import (
     Secret,
     StreamSettings,
     TokenSettings,
+    require_distinct,
 )
+from vellet.common.tokens import Issuer
 
 #: A trusted proxy: ``VELLET_TRUSTED_PROXIES`` lists them (see ``auth.addresses``).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -54,8 +57,10 @@ class SessionSettings:
     #: Lifetime of a session, in seconds. Sessions are stateless JWTs, so this
     #: is also how long a stolen token stays usable after logout.
     ttl_seconds: int = 900
-    #: Mark cookies ``Secure`` (HTTPS only). Off for plain-HTTP local runs.
-    cookie_secure: bool = False
+    #: Mark cookies ``Secure`` (sent over HTTPS only). On unless switched off:
+    #: a session cookie sent in clear on any network is a stolen session.
+    #: ``vellet up`` (plain HTTP on loopback) opts out explicitly.
+    cookie_secure: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,13 +180,21 @@ class WalletSettings:
     #: PostgreSQL URL of the wallet's own database.
     database_url: str
     #: Redis URL (transfer event stream, login counters).
-    redis_url: str
+    #: Credentials included (`redis://user:password@host:port/0`), so kept out of repr.
+    redis_url: str = field(repr=False)
     #: Base URL of the bank's HTTP API, e.g. ``http://127.0.0.1:8081``.
     bank_url: str
-    #: Where the public API listens.
+    #: Where the public API, the dashboard and health listen (an ingress may route here).
     http: HttpSettings = field(default_factory=HttpSettings)
-    #: Service tokens the wallet presents to the bank.
+    #: Where ``/internal/v1`` (the operator's API) and ``/metrics`` listen: a
+    #: second port that nothing public routes to (``vellet.common.web``).
+    internal_http: HttpSettings = field(default_factory=lambda: HttpSettings(port=9080))
+    #: Lifetime of the service tokens the wallet presents to the bank.
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    #: The wallet's own key (tokens for the bank, signed stream messages) and
+    #: the public keys it trusts: the bank's (results) and the operator's
+    #: (its internal API).
+    keys: KeySettings = field(default_factory=KeySettings)
     #: User sessions.
     sessions: SessionSettings = field(default_factory=SessionSettings)
     #: Login rate limits.
@@ -212,9 +225,24 @@ class WalletSettings:
     #: The background ledger invariant check exported as a metric.
     audit: AuditSettings = field(default_factory=AuditSettings)
 
+    def service_secrets(self) -> dict[str, Secret]:
+        """Every service secret this wallet holds, by its setting's name.
+
+        The session key must differ from each (:func:`require_distinct`):
+        a service key leaks to other processes, and must never mint a user's
+        session. A new service secret is added here and is checked with it.
+        """
+        return {"VELLET_WALLET_KEY": Secret(self.keys.signer().pem().strip())}
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WalletSettings:
-        env = Env(environ)
+        settings = cls._read(Env(environ))
+        require_distinct("VELLET_SESSION_SECRET", settings.sessions.secret,
+                         settings.service_secrets())  # fmt: skip
+        return settings
+
+    @classmethod
+    def _read(cls, env: Env) -> WalletSettings:
         database_url = env.optional("VELLET_WALLET_DATABASE_URL")
         redis_url = env.optional("VELLET_REDIS_URL")
         bank_url = env.optional("VELLET_BANK_URL")
@@ -222,16 +250,24 @@ class WalletSettings:
             raise ConfigError(
                 "VELLET_WALLET_DATABASE_URL, VELLET_REDIS_URL and VELLET_BANK_URL must be set"
             )
+        host = env.text("VELLET_WALLET_HOST", "127.0.0.1")
+        max_body_bytes = env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             bank_url=bank_url.rstrip("/"),
             http=HttpSettings(
-                host=env.text("VELLET_WALLET_HOST", "127.0.0.1"),
+                host=host,
                 port=env.integer("VELLET_WALLET_PORT", 8080, maximum=65535),
-                max_body_bytes=env.integer("VELLET_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+                max_body_bytes=max_body_bytes,
+            ),
+            internal_http=HttpSettings(
+                host=env.text("VELLET_WALLET_INTERNAL_HOST", host),
+                port=env.integer("VELLET_WALLET_INTERNAL_PORT", 9080, maximum=65535),
+                max_body_bytes=max_body_bytes,
             ),
             tokens=TokenSettings.from_env(env),
+            keys=KeySettings.from_env(env, own="wallet", trusts=("bank", "operator")),
             sessions=SessionSettings(
                 secret=env.secret("VELLET_SESSION_SECRET"),
                 issuer=env.text("VELLET_SESSION_ISSUER", SessionSettings.issuer),
@@ -299,3 +335,7 @@ class WalletSettings:
                 ),
             ),
         )
+
+    def issuer(self) -> Issuer:
+        """Mints the wallet's tokens for the bank."""
+        return Issuer.of(self.keys, "wallet", self.tokens.ttl_seconds)

@@ -14,7 +14,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from vellet.common.errors import InvalidRequest
+from vellet.common import plaintext
+from vellet.common.errors import InvalidRequest, Unprocessable
 from vellet.common.money import format_amount
 
 ACCOUNT_NUMBER_RE: Final = re.compile(r"^[0-9]{6,20}$")
@@ -66,8 +67,13 @@ def parse_note(note: object) -> str | None:
         raise InvalidRequest("note must be a string")
     if len(note) > NOTE_MAX:
         raise InvalidRequest(f"note must be at most {NOTE_MAX} characters")
-    if "\x00" in note or not encodable(note):
-        raise InvalidRequest("note must be text without NUL characters or lone surrogates")
+    if not encodable(note):
+        raise InvalidRequest("note must be text without lone surrogates")
+    # The other party reads it, in the dashboard and in e-mail: no bidi
+    # overrides, zero-width or control characters, no newlines (``plaintext``).
+    refused = plaintext.refusal("note", note)
+    if refused is not None:
+        raise Unprocessable(refused, code="invalid_note")
     return note
 
 

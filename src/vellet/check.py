@@ -3,6 +3,7 @@
 A busybox pod running curl proves only that a port answers. These checks run
 in the Vellet image itself and assert what a deployment promises: every
 component is ready, the internal API refuses callers without a service token,
+the public ports do not serve the internal API or ``/metrics`` at all,
 the migrations have all been applied (running them again applies nothing),
 and Redis keeps an append-only file and evicts only keys with a TTL (the
 cache's), never a queued request.
@@ -51,10 +52,17 @@ def register(sub: Any) -> None:
     ready.set_defaults(func=_ready)
     refused = command(
         cmds, "refused", "each URL refuses a request without credentials (401 or 403)",
-        "vellet check refused http://vellet-wallet:8080/internal/v1/transfers",
+        "vellet check refused http://vellet-wallet:9080/internal/v1/transfers",
     )  # fmt: skip
     refused.add_argument("urls", nargs="+", metavar="URL")
     refused.set_defaults(func=_refused)
+    absent = command(
+        cmds, "absent", "each URL answers 404: a public port does not serve it",
+        "vellet check absent http://vellet-wallet:8080/internal/v1/transfers "
+        "http://vellet-wallet:8080/metrics",
+    )  # fmt: skip
+    absent.add_argument("urls", nargs="+", metavar="URL")
+    absent.set_defaults(func=_absent)
     command(
         cmds, "migrations",
         "running the migrations again applies nothing (VELLET_BANK_DATABASE_URL "
@@ -111,6 +119,16 @@ def _refused(args: argparse.Namespace) -> int:
     return _report(
         [
             (status in (401, 403), f"{url} without a token answered {status}")
+            for url, status in zip(args.urls, statuses, strict=True)
+        ]
+    )
+
+
+def _absent(args: argparse.Namespace) -> int:
+    statuses = asyncio.run(_statuses(args.urls))
+    return _report(
+        [
+            (status == 404, f"{url} answered {status}")
             for url, status in zip(args.urls, statuses, strict=True)
         ]
     )

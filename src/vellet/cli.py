@@ -27,6 +27,7 @@ _COMPONENTS = (
     "vellet.notifier.cli",
     "vellet.operator.cli",
     "vellet.up",
+    "vellet.keygen",
     "vellet.bench",
     "vellet.check",
 )

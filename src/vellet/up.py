@@ -4,9 +4,13 @@ PostgreSQL and Redis come from pip-installed packages unless their URLs are
 set; data lives in ``.vellet/`` (or ``VELLET_HOME``) so a restart keeps
 users, balances and queued transfers. Secrets that are not set are
 generated once and kept in ``.vellet/secrets.env`` (mode 0600), so sessions
-survive restarts too. Every component runs in this one process on one event
-loop; Ctrl-C stops the apps gracefully, then the servers this command
-started (by PID, nothing else).
+survive restarts too; so are the service key pairs, in ``.vellet/keys/``
+(``<signer>.key`` mode 0600). Every component runs in this one process on one
+event loop, and each is configured with only its own private key and the
+public keys it trusts (``*_FILE`` variables naming those files), exactly as
+separate processes would be; ``bank-admin.key`` is given to none of them and
+is there for ``vellet bank token --admin``. Ctrl-C stops the apps
+gracefully, then the servers this command started (by PID, nothing else).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from vellet.bank.domain import demo_accounts
 from vellet.bank.mailer import SUBJECT as CODE_SUBJECT
 from vellet.bank.mailer import find_code
 from vellet.bank.settings import BankSettings
+from vellet.common import keyfiles
 from vellet.common.commands import command
 from vellet.common.embedded import (
     EmbeddedPostgres,
@@ -40,6 +45,7 @@ from vellet.common.embedded import (
     prometheus_binary,
 )
 from vellet.common.errors import ConfigError
+from vellet.common.redis_acl import ADMIN_USER, SERVICES, redacted
 from vellet.common.settings import Env
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
@@ -50,7 +56,13 @@ from vellet.wallet.app import create_app as create_wallet
 from vellet.wallet.auth.demo import sign_up_demo_users
 from vellet.wallet.settings import WalletSettings
 
-_GENERATED_SECRETS = ("VELLET_JWT_SECRET", "VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
+_GENERATED_SECRETS = ("VELLET_SESSION_SECRET", "VELLET_BANK_CODE_KEY")
+#: The embedded Redis's passwords, one per ACL user, kept with the other secrets.
+_REDIS_PASSWORDS = {user: f"VELLET_REDIS_{user.upper()}_PASSWORD" for user in
+                    (ADMIN_USER, *SERVICES)}  # fmt: skip
+#: What ``secrets.env`` keeps; anything else there (an older release's shared
+#: service secret) is dropped.
+_KEPT_SECRETS = (*_GENERATED_SECRETS, *_REDIS_PASSWORDS.values())
 
 
 def register(sub: Any) -> None:
@@ -96,6 +108,22 @@ class Stack:
     unregistered: int = 2
     #: Printed first: what a newcomer opens, and how to log in there.
     dashboard: str = ""
+    #: Each service's own Redis URL (its ACL user) when Redis is embedded; else all
+    #: services share ``VELLET_REDIS_URL``.
+    redis_urls: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def keys_dir(self) -> Path:
+        """Every signer's key pair, generated on the first run and kept."""
+        return self.data_dir / "keys"
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """The environment one component is configured from: only its own keys
+        and, when Redis is embedded, its own Redis user."""
+        env = {k: v for k, v in self.env.items() if not keyfiles.is_key_variable(k)}
+        if url := self.redis_urls.get(service):
+            env["VELLET_REDIS_URL"] = url
+        return env | keyfiles.file_env(self.keys_dir, service)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +144,10 @@ def start_servers(stack: Stack) -> None:
     stack.data_dir.mkdir(parents=True, exist_ok=True)
     stack.data_dir.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
     _load_or_generate_secrets(stack)
+    keyfiles.ensure(stack.keys_dir)
+    admin_key = stack.keys_dir / keyfiles.private_file("bank-admin")
+    stack.notes.append(f"keys        {stack.keys_dir}  (admin tokens: VELLET_BANK_ADMIN_KEY_FILE="
+                       f"{admin_key} vellet bank token --admin)")  # fmt: skip
     env = stack.env
     if not (env.get("VELLET_BANK_DATABASE_URL") and env.get("VELLET_WALLET_DATABASE_URL")):
         pg = EmbeddedPostgres(stack.data_dir / "postgres").start()
@@ -124,20 +156,33 @@ def start_servers(stack: Stack) -> None:
         env.setdefault("VELLET_WALLET_DATABASE_URL", pg.url("vellet_wallet"))
         stack.notes.append(f"PostgreSQL  {pg.admin_url}  (pid {pg.pid}, data in {pg.data_dir})")
     if not env.get("VELLET_REDIS_URL"):
-        redis = EmbeddedRedis(stack.data_dir / "redis").start()
-        stack.servers.append(redis)
-        env["VELLET_REDIS_URL"] = redis.url
-        stack.notes.append(f"Redis       {redis.url}  (pid {redis.pid}, AOF in {redis.data_dir})")
+        _start_redis(stack)
 
 
-def _load_or_generate_secrets(stack: Stack) -> None:
+def _start_redis(stack: Stack) -> None:
+    """Redis with one ACL user per service; the admin user stays with this process."""
+    _load_or_generate_secrets(stack, tuple(_REDIS_PASSWORDS.values()))
+    passwords = {user: stack.env[name] for user, name in _REDIS_PASSWORDS.items()}
+    redis = EmbeddedRedis(stack.data_dir / "redis", passwords=passwords).start()
+    stack.servers.append(redis)
+    stack.redis_urls = {service: redis.url_for(service) for service in SERVICES}
+    stack.notes.append(f"Redis       {redacted(redis.url)}  (pid {redis.pid}, AOF in "
+                       f"{redis.data_dir}; users {', '.join(SERVICES)}, passwords in "
+                       f"{stack.data_dir / 'secrets.env'})")  # fmt: skip
+    if not redis.selectors:
+        stack.notes.append("Redis ACL   Redis < 7 has no selectors: a service may also "
+                           "write the streams it reads (install redis-server 7)")  # fmt: skip
+
+
+def _load_or_generate_secrets(stack: Stack, names: tuple[str, ...] = _GENERATED_SECRETS) -> None:
     path = stack.data_dir / "secrets.env"
     kept: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             name, _, value = line.partition("=")
             kept[name.strip()] = value.strip()
-    for name in _GENERATED_SECRETS:
+    kept = {name: value for name, value in kept.items() if name in _KEPT_SECRETS}
+    for name in names:
         if not stack.env.get(name):
             kept.setdefault(name, secrets.token_urlsafe(48))
             stack.env[name] = kept[name]
@@ -179,7 +224,7 @@ def _to_sink(stack: Stack, smtp: Any, configured: str) -> Any:
 
 
 async def _start_bank(stack: Stack, accounts: int) -> None:
-    settings = BankSettings.from_env(stack.env)
+    settings = BankSettings.from_env(stack.env_for("bank"))
     settings = dataclasses.replace(
         settings, smtp=_to_sink(stack, settings.smtp, "VELLET_BANK_SMTP_HOST")
     )
@@ -192,12 +237,16 @@ async def _start_bank(stack: Stack, accounts: int) -> None:
     stack.env.setdefault("VELLET_BANK_URL", site.url)
     total = accounts + stack.unregistered
     stack.notes.append(f"bank        {site.url}  ({total} demo accounts, {created} new)")
+    stack.notes.append(f"  internal  {site.internal_url}  (admin routes, /metrics)")
 
 
 async def _start_wallet(stack: Stack, accounts: int) -> None:
     # Every demo sign-up comes from this machine's one address; one window must fit them.
+    # The local stack serves plain HTTP on loopback, where a Secure cookie would never
+    # be sent back by an HTTP client: opt out here, explicitly (the default is secure).
+    stack.env.setdefault("VELLET_COOKIE_SECURE", "false")
     stack.env.setdefault("VELLET_SIGNUP_MAX_PER_ADDRESS", str(max(50, accounts)))
-    settings = WalletSettings.from_env(stack.env)
+    settings = WalletSettings.from_env(stack.env_for("wallet"))
     if any(isinstance(s, EmbeddedPostgres) for s in stack.servers):
         await _ensure_database(settings.database_url)
     await database.migrate(settings.database_url)
@@ -206,6 +255,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
     stack.notes.append(
         f"wallet      {site.url}  (API under /api/v1, OpenAPI at /api/v1/openapi.json)"
     )
+    stack.notes.append(f"  internal  {site.internal_url}  (/internal/v1, /metrics)")
     emails = {a.account_number: a.email for a in demo_accounts(accounts)}
     if stack.env.get("VELLET_BANK_SMTP_HOST") or not stack.sinks:
         stack.notes.append("demo logins none: the bank mails sign-up codes to a real relay")
@@ -232,7 +282,7 @@ async def _start_wallet(stack: Stack, accounts: int) -> None:
 
 
 async def _start_notifier(stack: Stack, accounts: int) -> None:
-    settings = NotifierSettings.from_env(stack.env)
+    settings = NotifierSettings.from_env(stack.env_for("notifier"))
     settings = dataclasses.replace(
         settings, smtp=_to_sink(stack, settings.smtp, "VELLET_SMTP_HOST")
     )
@@ -252,8 +302,9 @@ COMPONENTS: list[tuple[str, Callable[[Stack, int], Any]]] = [
 
 
 def metrics_address(site: Site) -> str:
-    """Where Prometheus scrapes a component: the one place to change if /metrics moves."""
-    return f"{site.host}:{site.port}"
+    """Where Prometheus scrapes a component: its internal port, if it has one."""
+    scraped = site.internal or site
+    return f"{scraped.host}:{scraped.port}"
 
 
 #: The chart's alert rules, loaded when running from a checkout.

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.support.bank import TEST_SECRET
+from tests.support.bank import BANK_KEYS
 from tests.support.cli import run_vellet
+from tests.support.keys import key_env
 
 
 async def audit(bank_db: str, redis_url: str) -> tuple[int | None, str]:
     return await run_vellet("bank", "audit", settings={
         "VELLET_BANK_DATABASE_URL": bank_db, "VELLET_REDIS_URL": redis_url,
-        "VELLET_JWT_SECRET": TEST_SECRET, "VELLET_BANK_CODE_KEY": "c" * 32,
+        "VELLET_BANK_CODE_KEY": "c" * 32, **key_env(*BANK_KEYS),
     })  # fmt: skip
 
 

@@ -18,9 +18,9 @@ async def test_bank_exports_its_audit(
     bank = await start_bank(bank_db, redis_url, audit=FAST_AUDIT)
     try:
         await bank.create_account("990000000001")
-        await audit_reads(http, bank.url, "bank_books", 1)
+        await audit_reads(http, bank.internal_url, "bank_books", 1)
         await tamper(bank_db, "UPDATE accounts SET balance = balance + 1")
-        bad = await audit_reads(http, bank.url, "bank_books", 0)
+        bad = await audit_reads(http, bank.internal_url, "bank_books", 0)
         assert bad["vellet_audit_violations"] >= 1
     finally:
         await bank.stop()

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from tests.bank.helpers import audit, db_fetchval, publish_raw, results_for, transfer
 from tests.support.bank import RunningBank, bank_env, bank_process, new_port, start_bank
+from tests.support.keys import TEST_KEYS
 from tests.support.waiting import eventually
 from vellet.bench.faults import ServiceProcess
 from vellet.common import streams
@@ -70,7 +71,7 @@ async def test_consumer_killed_before_ack_executes_exactly_once(
         await tx.start()
         await locker.execute("SELECT 1 FROM accounts WHERE account_number = '333333333' FOR UPDATE")
         await doomed.start()
-        await streams.publish(redis, streams.BANK_REQUESTS, body)
+        await streams.publish(redis, streams.BANK_REQUESTS, body, TEST_KEYS["wallet"])
         await eventually(lambda: _pending_owner(redis), lambda owners: owners == ["doomed"])
         await _wait_blocked_on_lock(bank_db)
         doomed.kill()  # read, not acknowledged, transaction in flight
@@ -105,11 +106,13 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block_others(
 ) -> None:
     await bank.create_account("444444444", balance="100.00")
     first, last = transfer("444444444", "1.00"), transfer("444444444", "2.00")
-    await streams.publish(redis, streams.BANK_REQUESTS, first)
+    await streams.publish(redis, streams.BANK_REQUESTS, first, TEST_KEYS["wallet"])
     await publish_raw(redis_url, streams.BANK_REQUESTS, {"payload": "{not json"})
-    await streams.publish(redis, streams.BANK_REQUESTS, transfer("444444444", "-5"))
+    await streams.publish(
+        redis, streams.BANK_REQUESTS, transfer("444444444", "-5"), TEST_KEYS["wallet"]
+    )
     await publish_raw(redis_url, streams.BANK_REQUESTS, {"something": "else"})
-    await streams.publish(redis, streams.BANK_REQUESTS, last)
+    await streams.publish(redis, streams.BANK_REQUESTS, last, TEST_KEYS["wallet"])
 
     for good in (first, last):
         await eventually(
@@ -118,8 +121,9 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block_others(
         )
     dead_stream = streams.dead_letter_stream(streams.BANK_REQUESTS)
     dead = await eventually(lambda: redis.xrange(dead_stream), lambda d: len(d) == 3)
-    max_deliveries = bank.settings.streams.max_deliveries
-    assert all(int(f["deliveries"]) == max_deliveries + 1 for _, f in dead)
+    # Refused at their first delivery: none of them could ever succeed.
+    assert all(int(f["deliveries"]) == 1 for _, f in dead)
+    assert sorted(f["reason"] for _, f in dead) == ["malformed", "unsigned", "unsigned"]
     assert {f["origin_stream"] for _, f in dead} == {streams.BANK_REQUESTS}
     assert await _pending_owner(redis) == []
     assert await db_fetchval(bank_db, "SELECT balance FROM accounts") == 9700
@@ -136,7 +140,12 @@ async def test_two_replicas_share_the_stream_and_execute_each_request_once(
         requests = [
             transfer(f"55555555{i % 4}", "1.00", transfer_id=str(uuid.uuid4())) for i in range(200)
         ]
-        await asyncio.gather(*(streams.publish(redis, streams.BANK_REQUESTS, r) for r in requests))
+        await asyncio.gather(
+            *(
+                streams.publish(redis, streams.BANK_REQUESTS, r, TEST_KEYS["wallet"])
+                for r in requests
+            )
+        )
         await eventually(lambda: redis.xlen(streams.BANK_RESULTS), lambda n: n >= 200)
         await eventually(lambda: _pending_owner(redis), lambda owners: owners == [])
         handled = await redis.xinfo_consumers(streams.BANK_REQUESTS, GROUP)

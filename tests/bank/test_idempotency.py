@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from tests.bank.helpers import audit, db_fetchval, results_for, transfer
-from tests.support.bank import RunningBank, auth, service_token
+from tests.support.bank import RunningBank, admin_token, auth, service_token
+from tests.support.keys import TEST_KEYS
 from tests.support.waiting import eventually
 from vellet.common import streams
 
@@ -41,7 +42,10 @@ async def test_twenty_concurrent_copies_over_http_and_stream_move_money_once(
     body = transfer("111111111", amount, transfer_id=str(uuid.uuid4()))
     redis = streams.connect(redis_url)
     try:
-        over_stream = [streams.publish(redis, streams.BANK_REQUESTS, body) for _ in range(10)]
+        over_stream = [
+            streams.publish(redis, streams.BANK_REQUESTS, body, TEST_KEYS["wallet"])
+            for _ in range(10)
+        ]
         over_http = [_post(http, bank, body) for _ in range(10)]
         done = await asyncio.gather(*over_http, *over_stream)
     finally:
@@ -105,9 +109,9 @@ async def test_refusals_are_outcomes_not_errors(
     if setup == "closed":
         await bank.create_account("111111111")
         async with http.patch(
-            f"{bank.url}/api/v1/accounts/111111111",
+            f"{bank.internal_url}/api/v1/accounts/111111111",
             json={"status": "closed"},
-            headers=auth(service_token("admin", "admin")),
+            headers=auth(admin_token()),
         ) as resp:
             assert resp.status == 200
     elif setup == "usd":

@@ -1,4 +1,4 @@
-"""/healthz, /readyz and /metrics of a running bank."""
+"""/healthz and /readyz (public port) and /metrics (internal port) of a running bank."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import aiohttp
 
 from tests.bank.helpers import transfer
 from tests.support.bank import RunningBank, auth, service_token, start_bank
+from tests.support.keys import TEST_KEYS
 from tests.support.waiting import eventually
 from vellet.common import streams
 from vellet.common.embedded import EmbeddedRedis
 
 
 async def _metrics(http: aiohttp.ClientSession, bank: RunningBank) -> str:
-    async with http.get(f"{bank.url}/metrics") as resp:
+    async with http.get(f"{bank.internal_url}/metrics") as resp:
         assert resp.status == 200
         return await resp.text()
 
@@ -43,7 +44,7 @@ async def test_not_ready_without_redis_but_still_alive(
                 assert "redis://" not in body["detail"]
             async with http.get(f"{bank.url}/healthz") as resp:
                 assert resp.status == 200
-            async with http.get(f"{bank.url}/metrics") as resp:
+            async with http.get(f"{bank.internal_url}/metrics") as resp:
                 assert resp.status == 200
         finally:
             await bank.stop()
@@ -65,7 +66,7 @@ async def test_metrics_show_transfers_cache_queue_and_latency(
         ) as resp:
             assert resp.status == 200
     redis = streams.connect(redis_url)
-    await streams.publish(redis, streams.BANK_REQUESTS, {"payload": "poison"})
+    await streams.publish(redis, streams.BANK_REQUESTS, {"payload": "poison"}, TEST_KEYS["wallet"])
     await redis.aclose()
 
     dead = 'vellet_stream_dead_letters_total{group="bank",stream="vellet:bank:requests"} 1.0'

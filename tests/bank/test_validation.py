@@ -1,28 +1,55 @@
-"""Bad tokens get 401; bad bodies get a 4xx problem+json, never a 5xx."""
+"""Bad tokens get 401; bad bodies get a 4xx problem+json, never a 5xx.
+
+Every bad token is made for one route with that route's own signer, so
+only the one thing named is wrong (and the same token within bounds passes).
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import jwt
 import pytest
 
-from tests.support.bank import TEST_SECRET, RunningBank, auth, service_token
+from tests.support.bank import RunningBank, auth, service_token
+from tests.support.keys import TEST_KEYS
 from vellet.common import tokens
+from vellet.common.keys import PrivateKey
 
 
-def _claims(**override: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Route:
+    """One bank route and the one signer, role and subject it accepts."""
+
+    method: str
+    path: str
+    signer: str
+    role: str
+    subject: str
+
+
+ROUTES = [
+    Route("GET", "/api/v1/accounts/123456789", "wallet", "service", "wallet"),
+    Route("POST", "/api/v1/transfers", "wallet", "service", "wallet"),
+    Route("POST", "/api/v1/accounts", "bank-admin", "admin", "test-admin"),
+]
+
+
+def _claims(route: Route, **override: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
-        "iss": "vellet",
+        "iss": route.signer,
         "aud": tokens.BANK_AUDIENCE,
-        "sub": "wallet",
-        "role": "service",
+        "sub": route.subject,
+        "role": route.role,
         "iat": now,
         "exp": now + 60,
     }
@@ -30,62 +57,92 @@ def _claims(**override: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _unsigned(claims: dict[str, Any]) -> str:
-    def enc(part: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+def _signed(route: Route, **override: Any) -> str:
+    """Claims for ``route`` signed with the right key: only the claims are wrong."""
+    key = TEST_KEYS[route.signer]
+    return jwt.encode(_claims(route, **override), key.key, algorithm="EdDSA",
+                      headers={"kid": key.key_id})  # fmt: skip
 
-    return f"{enc({'alg': 'none', 'typ': 'JWT'})}.{enc(claims)}."
+
+def _b64(part: bytes) -> str:
+    return base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+
+
+def _hand_made(header: dict[str, Any], claims: dict[str, Any], hmac_key: bytes | None) -> str:
+    """Built byte by byte, so no library can refuse to make a bad one."""
+    signing = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    mac = hmac.new(hmac_key, signing.encode(), hashlib.sha256).digest() if hmac_key else b""
+    return f"{signing}.{_b64(mac)}"
+
+
+def _lifetime(route: Route, seconds: int) -> str:
+    now = int(time.time())
+    return _signed(route, iat=now, exp=now + seconds)
 
 
 # Built when a test runs, never at import: a token minted at collection time
 # would expire during a long suite and be refused for the wrong reason.
-BAD_TOKENS: dict[str, Callable[[], str | None]] = {
-    "none": lambda: None,
-    "not a jwt": lambda: "abc.def",
-    "expired": lambda: jwt.encode(
-        _claims(iat=int(time.time()) - 600, exp=int(time.time()) - 300),
-        TEST_SECRET,
-        algorithm="HS256",
+BAD_TOKENS: dict[str, Callable[[Route], str | None]] = {
+    "none": lambda r: None,
+    "not a jwt": lambda r: "abc.def",
+    "expired": lambda r: _signed(r, iat=int(time.time()) - 600, exp=int(time.time()) - 300),
+    "wrong audience": lambda r: _signed(r, aud="vellet-wallet"),
+    "wrong issuer": lambda r: _signed(r, iss="mallory"),
+    "alg none": lambda r: _hand_made({"alg": "none", "typ": "JWT"}, _claims(r), None),
+    "HS256 with any secret": lambda r: jwt.encode(
+        _claims(r), "a-secret-anyone-could-pick-0123456789abcdef", algorithm="HS256"
     ),
-    "wrong audience": lambda: jwt.encode(
-        _claims(aud="vellet-wallet"), TEST_SECRET, algorithm="HS256"
+    "HS256 with the public key as secret": lambda r: _hand_made(
+        {"alg": "HS256", "typ": "JWT"}, _claims(r), TEST_KEYS[r.signer].public().pem().encode()
     ),
-    "wrong issuer": lambda: jwt.encode(_claims(iss="mallory"), TEST_SECRET, algorithm="HS256"),
-    "alg none": lambda: _unsigned(_claims()),
-    "wrong key": lambda: jwt.encode(
-        _claims(), "another-secret-that-is-long-enough-0123456789", algorithm="HS256"
+    "HS512": lambda r: jwt.encode(_claims(r), "k" * 64, algorithm="HS512"),
+    "another Ed25519 key": lambda r: jwt.encode(
+        _claims(r), PrivateKey.generate().key, algorithm="EdDSA"
     ),
-    "HS512": lambda: jwt.encode(
-        _claims(), TEST_SECRET + "-padded-to-64-bytes-for-hs512", algorithm="HS512"
+    "no exp": lambda r: _signed(r, exp=None),
+    "no iat": lambda r: _signed(r, iat=None),
+    "no sub": lambda r: _signed(r, sub=None),
+    "a lifetime over the cap": lambda r: _lifetime(
+        r, (tokens.ADMIN_TTL_MAX if r.role == "admin" else tokens.SERVICE_TTL_MAX) + 1
     ),
-    "no exp": lambda: jwt.encode(_claims(exp=None), TEST_SECRET, algorithm="HS256"),
-    "no sub": lambda: jwt.encode(_claims(sub=None), TEST_SECRET, algorithm="HS256"),
-    "tampered": lambda: service_token()[:-3] + "AAA",
+    "a lifetime of ten years": lambda r: _lifetime(r, 10 * 365 * 86400),
+    "tampered": lambda r: _signed(r)[:-3] + "AAA",
 }
 EXPECTED_CODE = {"none": "missing_token", "expired": "token_expired"}
 
 
 @pytest.mark.parametrize("name", list(BAD_TOKENS))
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/v1/accounts/123456789"),
-        ("POST", "/api/v1/transfers"),
-        ("POST", "/api/v1/accounts"),
-    ],
-)
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.path}" for r in ROUTES])
 async def test_bad_tokens_get_401(
-    bank: RunningBank, http: aiohttp.ClientSession, name: str, method: str, path: str
+    bank: RunningBank, http: aiohttp.ClientSession, name: str, route: Route
 ) -> None:
-    token = BAD_TOKENS[name]()
+    token = BAD_TOKENS[name](route)
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    async with http.request(method, bank.url + path, json={}, headers=headers) as resp:
+    # Opening accounts is an admin route: the internal port's.
+    base = bank.internal_url if route.role == "admin" else bank.url
+    async with http.request(route.method, base + route.path, json={},
+                            headers=headers) as resp:  # fmt: skip
         assert resp.status == 401, name
         assert resp.content_type == "application/problem+json"
         body = await resp.json()
     assert body["status"] == 401
     assert body["code"] == EXPECTED_CODE.get(name, "invalid_token"), name
-    assert TEST_SECRET not in json.dumps(body)
+    assert "PRIVATE KEY" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.path}" for r in ROUTES])
+async def test_the_right_token_at_the_cap_is_accepted(
+    bank: RunningBank, http: aiohttp.ClientSession, route: Route
+) -> None:
+    """The refusals above are for their reason: the same token, within bounds, passes."""
+    cap = tokens.ADMIN_TTL_MAX if route.role == "admin" else tokens.SERVICE_TTL_MAX
+    headers = {"Authorization": f"Bearer {_lifetime(route, cap)}"}
+    base = bank.internal_url if route.role == "admin" else bank.url
+    async with http.request(route.method, base + route.path, json={},
+                            headers=headers) as resp:  # fmt: skip
+        assert resp.status not in (401, 403), await resp.text()
+        if route.role == "admin":  # reached the route itself, not a port without it
+            assert resp.status not in (404, 405), await resp.text()
 
 
 def _valid() -> dict[str, Any]:

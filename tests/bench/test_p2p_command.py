@@ -42,3 +42,34 @@ def test_the_p2p_benchmark_prints_every_round_their_median_and_the_invariant(
         # (rate and TPS are printed rounded to whole numbers, hence the 0.5 / TPS.)
         assert abs(float(ratio) - float(rate) / float(tps)) <= 0.01 + 0.5 / float(tps)
     assert "ledger invariant after all rounds: holds" in done.stdout
+
+
+def test_the_p2p_benchmark_compares_signed_and_unsigned_wallets_in_one_run(
+    servers: ServerSet,
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "vellet", "bench", "p2p", "--signing", "both",
+            "--clients", "2", "--seconds", "1", "--rounds", "1", "--users", "4",
+            "--pgbench-clients", "2",
+            "--postgres-url", servers.pg_admin_url, "--redis-url", servers.redis_url,
+        ],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "signing on:" in done.stdout
+    assert "signing off:" in done.stdout
+    assert re.search(r"median ratio signed \d+\.\d\d, unsigned \d+\.\d\d: [+-]", done.stdout)
+
+
+def test_the_unsigned_wallet_publishes_what_every_consumer_refuses() -> None:
+    """The benchmark-only wallet really publishes unsigned messages (its own process only)."""
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "from vellet.bench.unsigned_wallet import switch_off_signing; switch_off_signing(); "
+         "from vellet.common import streams; from vellet.common.keys import PrivateKey; "
+         "print(sorted(streams.message(PrivateKey.generate(), 's', {'a': 1})))"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert probe.stdout.strip() == "['payload']", probe.stderr

@@ -208,7 +208,7 @@ def test_external_dependencies_take_every_password_from_existing_secrets() -> No
         "?sslmode=verify-full&sslrootcert=/etc/vellet/postgresql-ca/ca.crt"
     )
     assert env["VELLET_REDIS_URL"] == (
-        "rediss://vellet:$(VELLET_REDIS_PASSWORD)@redis.db.svc.cluster.local:6380/0"
+        "rediss://wallet:$(VELLET_REDIS_PASSWORD)@redis.db.svc.cluster.local:6380/0"
         "?ssl_cert_reqs=required&ssl_ca_certs=/etc/vellet/redis-ca/ca.crt"
     )
     assert env["VELLET_SESSION_SECRET"]["secretKeyRef"]["name"] == "vellet-app-secrets"
@@ -225,7 +225,7 @@ def test_in_chart_redis_keeps_an_aof_and_evicts_only_keys_with_a_ttl(
     pairs = dict(zip(args[::2], args[1::2], strict=True))
     assert pairs["--appendonly"] == "yes"
     assert pairs["--maxmemory-policy"] == "volatile-lru"
-    assert pairs["--requirepass"] == "$(REDIS_PASSWORD)"
+    assert pairs["--aclfile"] == "/etc/redis/acl/users.acl"
 
 
 def test_in_chart_postgresql_makes_the_two_databases(dev: list[dict[str, Any]]) -> None:

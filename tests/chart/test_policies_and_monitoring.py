@@ -83,8 +83,10 @@ def test_prometheus_reaches_the_metrics_ports_of_the_components_only(
     for policy in of_kind(dev, "NetworkPolicy"):
         found = [ports for who, ports in sources(policy) if who == prometheus]
         component = policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        if component in ("wallet", "bank", "notifier", "operator"):
-            assert found == [["http"]], component  # /metrics answers on that port today
+        if component in ("wallet", "bank"):
+            assert found == [["internal"]], component  # /metrics is on the internal port
+        elif component in ("notifier", "operator"):
+            assert found == [["http"]], component  # their one port: health and metrics
         else:
             assert found == [], component
 
@@ -102,9 +104,79 @@ def test_the_bank_is_reached_by_the_wallet_operator_tests_and_prometheus(
     dev: list[dict[str, Any]],
 ) -> None:
     bank = named(dev, "NetworkPolicy", f"{PREFIX}-bank")
-    assert {who for who, _ in sources(bank)} - {"wallet", "operator", "test"} == {
-        json.dumps({"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, sort_keys=True)
-    }
+    prometheus = json.dumps(
+        {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, sort_keys=True
+    )
+    # The admin routes' port (internal) lets in Prometheus alone: no service opens accounts.
+    assert sorted(sources(bank)) == sorted(
+        [("wallet", ["http"]), ("operator", ["http"]), ("test", ["http"]),
+         (prometheus, ["internal"])]
+    )  # fmt: skip
+
+
+def test_the_wallets_internal_port_is_the_operators_and_prometheuss_alone(
+    dev: list[dict[str, Any]],
+) -> None:
+    wallet = named(dev, "NetworkPolicy", f"{PREFIX}-wallet")
+    prometheus = json.dumps(
+        {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, sort_keys=True
+    )
+    internal = {who for who, ports in sources(wallet) if "internal" in ports}
+    assert internal == {"operator", "test", prometheus}
+    controller = json.dumps(
+        {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}, sort_keys=True
+    )
+    public = {who for who, ports in sources(wallet) if "http" in ports}
+    assert public == {controller, "test"}
+    # The operator's egress reaches the wallet's internal port, not its public one.
+    egress = named(dev, "NetworkPolicy", f"{PREFIX}-operator")["spec"]["egress"]
+    to_wallet = [
+        rule["ports"]
+        for rule in egress
+        for peer in rule.get("to", [])
+        if peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
+        == "wallet"
+    ]
+    assert to_wallet == [[{"protocol": "TCP", "port": 9080}]]
+
+
+def test_the_services_expose_the_internal_ports_and_the_ingress_the_public_one() -> None:
+    docs = render([scenario("external")])  # the scenario with an ingress
+    for component, public, internal in (("wallet", 8080, 9080), ("bank", 8081, 9081)):
+        service = named(docs, "Service", f"{PREFIX}-{component}")
+        assert service["spec"]["ports"] == [
+            {"name": "http", "port": public, "targetPort": "http", "protocol": "TCP"},
+            {"name": "internal", "port": internal, "targetPort": "internal", "protocol": "TCP"},
+        ], component
+        (container,) = named(docs, "Deployment", f"{PREFIX}-{component}")["spec"]["template"][
+            "spec"
+        ]["containers"]
+        assert container["ports"] == [
+            {"name": "http", "containerPort": public, "protocol": "TCP"},
+            {"name": "internal", "containerPort": internal, "protocol": "TCP"},
+        ], component
+        # Kubelet probes stay on the public port, where health is served.
+        assert container["readinessProbe"]["httpGet"]["port"] == "http"
+        assert container["livenessProbe"]["httpGet"]["port"] == "http"
+    for component in ("notifier", "operator"):
+        service = named(docs, "Service", f"{PREFIX}-{component}")
+        assert [p["name"] for p in service["spec"]["ports"]] == ["http"], component
+    (ingress,) = of_kind(docs, "Ingress")
+    backends = [
+        (path["path"], path["backend"]["service"])
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ]
+    assert backends
+    for path, backend in backends:
+        assert path == "/api/v1"
+        assert backend == {"name": f"{PREFIX}-wallet", "port": {"name": "http"}}
+    config = named(docs, "ConfigMap", f"{PREFIX}-operator")["data"]
+    assert config["VELLET_WALLET_INTERNAL_URL"] == f"http://{PREFIX}-wallet:9080"
+    assert named(docs, "ConfigMap", f"{PREFIX}-wallet")["data"]["VELLET_WALLET_INTERNAL_PORT"] == (
+        "9080"
+    )
+    assert named(docs, "ConfigMap", f"{PREFIX}-bank")["data"]["VELLET_BANK_INTERNAL_PORT"] == "9081"
 
 
 def test_the_bank_and_the_notifier_reach_the_smtp_relay() -> None:
@@ -154,12 +226,13 @@ def test_monitoring_objects_carry_the_release_label_and_every_file() -> None:
     assert len(monitors) == 4
     for monitor in monitors:
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        component = monitor["metadata"]["name"].removeprefix(f"{PREFIX}-")
         assert monitor["spec"]["endpoints"][0] == {
-            "port": "http",
+            "port": "internal" if component in ("wallet", "bank") else "http",
             "path": "/metrics",
             "interval": "30s",
             "scrapeTimeout": "10s",
-        }
+        }, component
     (rule,) = of_kind(docs, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     shipped = [
@@ -201,7 +274,7 @@ def test_the_rendered_alert_rules_pass_promtool(tmp_path: Path) -> None:
 
 def test_helm_test_pods_run_real_checks_in_the_vellet_image(dev: list[dict[str, Any]]) -> None:
     pods = {p["metadata"]["name"].removeprefix(f"{PREFIX}-test-"): p for p in of_kind(dev, "Pod")}
-    assert set(pods) == {"ready", "internal-refused", "migrations", "redis"}
+    assert set(pods) == {"ready", "internal-refused", "public-absent", "migrations", "redis"}
     for pod in pods.values():
         assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
         for container in pod["spec"]["containers"]:
@@ -214,7 +287,13 @@ def test_helm_test_pods_run_real_checks_in_the_vellet_image(dev: list[dict[str, 
     ]
     (refused,) = pods["internal-refused"]["spec"]["containers"]
     assert refused["args"][:2] == ["check", "refused"]
-    assert "/internal/v1/" in refused["args"][2]
+    assert refused["args"][2].startswith(f"http://{PREFIX}-wallet:9080/internal/v1/")
+    (absent,) = pods["public-absent"]["spec"]["containers"]
+    assert absent["args"][:2] == ["check", "absent"]
+    assert [url.split("?")[0] for url in absent["args"][2:]] == [
+        f"http://{PREFIX}-wallet:8080/internal/v1/transfers",
+        f"http://{PREFIX}-wallet:8080/metrics",
+    ]
     # Each database is checked with its own user's password: one container per component.
     names = [c["name"] for c in pods["migrations"]["spec"]["containers"]]
     assert names == ["migrations-bank", "migrations-wallet"]
@@ -258,7 +337,8 @@ def test_notes_and_configmaps_never_carry_a_secret() -> None:
         if doc and doc["kind"] == "Secret"
         for value in doc["data"].values()
     ]
-    assert len(secrets) == 5  # jwt, session and code keys; PostgreSQL's and Redis's passwords
+    # session and code keys; PostgreSQL's password; Redis's four passwords and ACL file
+    assert len(secrets) == 8
     for value in secrets:
         assert value not in text
         assert base64.b64decode(value).decode() not in text

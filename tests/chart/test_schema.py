@@ -11,6 +11,8 @@ import yaml
 from tests.chart.helm import CHART, HELMS, refusal, render, scenario, template_args
 
 DEV = [scenario("default")]
+#: The one required value the scenarios set, for the tests that render without one.
+KEYS = "keys.existingSecret=vellet-keys"
 
 
 @pytest.mark.parametrize("helm_name", HELMS)
@@ -40,7 +42,7 @@ def test_a_misspelt_key_inside_a_component_is_refused(helm_name: str) -> None:
 
 @pytest.mark.parametrize("helm_name", HELMS)
 def test_no_postgresql_configured_is_refused_with_what_to_set(helm_name: str) -> None:
-    err = refusal(*template_args(sets=["redis.enabled=true"]), helm_name=helm_name)
+    err = refusal(*template_args(sets=[KEYS, "redis.enabled=true"]), helm_name=helm_name)
     assert (
         "no PostgreSQL configured: set externalPostgresql.host (with "
         "externalPostgresql.existingSecret) for your own server, or postgresql.enabled=true "
@@ -50,7 +52,7 @@ def test_no_postgresql_configured_is_refused_with_what_to_set(helm_name: str) ->
 
 @pytest.mark.parametrize("helm_name", HELMS)
 def test_no_redis_configured_is_refused_with_what_to_set(helm_name: str) -> None:
-    err = refusal(*template_args(sets=["postgresql.enabled=true"]), helm_name=helm_name)
+    err = refusal(*template_args(sets=[KEYS, "postgresql.enabled=true"]), helm_name=helm_name)
     assert (
         "no Redis configured: set externalRedis.host for your own server, or "
         "redis.enabled=true for an in-chart development one"
@@ -63,7 +65,7 @@ def test_both_in_chart_and_external_is_refused() -> None:
 
 
 def test_an_external_postgresql_without_its_passwords_is_refused() -> None:
-    err = refusal(*template_args(sets=["externalPostgresql.host=pg", "redis.enabled=true"]))
+    err = refusal(*template_args(sets=[KEYS, "externalPostgresql.host=pg", "redis.enabled=true"]))
     assert "externalPostgresql.existingSecret must name a Secret" in err
 
 

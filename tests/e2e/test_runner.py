@@ -10,6 +10,7 @@ run containers and are marked ``image`` like every test that builds the image.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import os
 import signal
@@ -23,7 +24,7 @@ from tests.e2e.containers import podman as pm
 from tests.e2e.containers.manifests import ManifestError, Objects, expand, resolve_env
 from tests.e2e.containers.pods import plan_pod
 from tests.e2e.containers.runner import Runner
-from tests.e2e.targets.base import NAMESPACE, ROOT, precreated_secrets, secret
+from tests.e2e.targets.base import KEYS_SECRET, NAMESPACE, ROOT, precreated_secrets, secret
 from tests.e2e.targets.containers import CHART_IMAGE, DEPS, SINK, build_deps, manifests, render
 
 IMAGE = os.environ.get("VELLET_TEST_IMAGE", "localhost/vellet:dev")
@@ -110,12 +111,17 @@ async def test_the_rendered_pods_are_read_as_written(chart: list[dict[str, Any]]
         True,
         True,
     )
-    assert [(m.path, m.kind, m.size) for m in main.mounts] == [("/tmp", "tmpfs", "64m")]
+    assert [(m.path, m.kind, m.size) for m in main.mounts] == [
+        ("/tmp", "tmpfs", "64m"),
+        ("/etc/vellet/keys", "files", None),
+    ]
     assert env["VELLET_WALLET_PORT"] == "8080"  # from the ConfigMap, by envFrom
+    assert env["VELLET_WALLET_INTERNAL_PORT"] == "9080"
     assert env["VELLET_CONSUMER_NAME"] == "vellet-wallet-0"  # fieldRef metadata.name
+    assert env["VELLET_WALLET_KEY_FILE"] == "/etc/vellet/keys/wallet.key"
     assert (
         env["VELLET_REDIS_URL"]
-        == f"redis://:{env['VELLET_REDIS_PASSWORD']}@vellet-deps-redis:6379/0"
+        == f"redis://wallet:{env['VELLET_REDIS_PASSWORD']}@vellet-deps-redis:6379/0"
     )
     assert main.readiness is not None
     assert (main.readiness.path, main.readiness.port) == (
@@ -123,6 +129,41 @@ async def test_the_rendered_pods_are_read_as_written(chart: list[dict[str, Any]]
         8080,
     )
     assert "vellet-wallet.vellet.svc.cluster.local" in pod.aliases
+
+
+async def test_a_pod_gets_only_its_own_keys_readable_through_its_fs_group(
+    chart: list[dict[str, Any]],
+) -> None:
+    pre = precreated_secrets()
+    keys = _named(pre, "Secret", KEYS_SECRET)
+    objects = Objects([*pre, *chart], NAMESPACE)
+    pod = plan_pod(_named(chart, "Deployment", "vellet-wallet"), 0, objects)
+    (mount,) = [m for m in pod.containers[0].mounts if m.path == "/etc/vellet/keys"]
+    # The Secret's items only (never the bank's or the operator's private key), 0440 as
+    # rendered, group 10001: the pod's fsGroup, so user 10001 reads what root owns.
+    assert [(name, mode) for name, _, mode in mount.files] == [
+        ("wallet.key", 0o440),
+        ("bank.pub", 0o440),
+        ("operator.pub", 0o440),
+    ]
+    assert (mount.group, mount.read_only) == (10001, True)
+    (wallet_key,) = [content for name, content, _ in mount.files if name == "wallet.key"]
+    assert wallet_key == base64.b64decode(keys["data"]["wallet.key"])
+    del keys["data"]["bank.pub"]
+    with pytest.raises(ManifestError, match=r"Secret 'vellet-keys' has no key 'bank.pub'$"):
+        plan_pod(_named(chart, "Deployment", "vellet-wallet"), 0, objects)
+
+
+def test_only_variables_defined_before_are_expanded() -> None:
+    spec = {
+        "env": [
+            {"name": "EARLY", "value": "$(LATE)"},
+            {"name": "LATE", "value": "late"},
+            {"name": "AFTER", "value": "$(LATE)"},
+        ],
+    }
+    env = resolve_env(spec, Objects([], NAMESPACE), "p", "Deployment/x container y")
+    assert env == {"EARLY": "$(LATE)", "LATE": "late", "AFTER": "late"}
 
 
 def test_a_service_that_remaps_a_port_is_refused() -> None:

@@ -160,10 +160,11 @@ async def test_transfers_applied_with_kubectl_post_queue_and_survive_the_operato
     finally:
         await target.start_bank()
     await wait_for("e2e-queued Posted", lambda: phase("e2e-queued", "Posted"), 120)
-    # The operator's pod killed right after the apply: the money still moves once.
-    # Known to fail about one run in seven here (report of issue 13): when the kill lands
-    # between kopf's two PATCHes (metadata saying "create handled", then /status with the
-    # transferId), no handler ever picks the Transfer up again. The message shows it.
+    # The operator's pod killed right after the apply: the money still moves once, and
+    # within the deadline. A kill between kopf's two PATCHes (metadata saying "create
+    # handled", then /status with the transferId) once left the Transfer stuck about one
+    # run in seven; the operator now resubmits such a Transfer (under its idempotency
+    # key, so never twice). Should it stick again, the message shows it as left.
     await _apply(target, "e2e-killed", CY, "0.75")
     await target.kill_operator()
     try:

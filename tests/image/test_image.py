@@ -27,16 +27,19 @@ from tests.operator.conftest import (
 )
 from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
+from tests.support.keys import key_env
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
 from vellet.bank.domain import demo_accounts
+from vellet.common import keyfiles
 from vellet.common.embedded import free_port
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
 
+#: One key pair per signer; each container gets only its own role's (as the chart mounts them).
+KEYS = keyfiles.generate_all()
 SECRETS = {
-    "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
     "VELLET_SESSION_SECRET": secrets.token_urlsafe(32),
     "VELLET_BANK_CODE_KEY": secrets.token_urlsafe(32),
 }
@@ -94,6 +97,9 @@ async def stack_env(clean_databases, redis_url: str) -> dict[str, str]:  # type:
     wallet_db = await clean_databases.create("wallet_empty", _empty)
     return {
         **SECRETS,
+        # One environment for every container here: each signer's key, every public key.
+        **key_env("wallet", ("wallet", "bank", "operator", "bank-admin")),
+        **key_env("bank"),
         "VELLET_BANK_DATABASE_URL": bank_db,
         "VELLET_WALLET_DATABASE_URL": wallet_db,
         "VELLET_REDIS_URL": redis_url,
@@ -110,7 +116,7 @@ def test_migrations_run_in_the_image_and_a_second_run_applies_nothing(
     image: str, stack_env: dict[str, str]
 ) -> None:
     for component in ("bank", "wallet"):
-        first = run([component, "migrate"], stack_env)
+        first = run([component, "migrate"], stack_env | keyfiles.pem_env(KEYS, component))
         assert first.returncode == 0, first.stderr
         assert f"{component}: applied" in first.stdout
         assert "applied 0" not in first.stdout
@@ -141,6 +147,10 @@ async def _until_healthy(http: aiohttp.ClientSession, url: str, box: Container) 
     raise AssertionError(f"{url}/healthz never answered 200\n{box.logs()}")
 
 
+#: What runs in its own container; the wallet and the bank also have an "-internal" URL.
+COMPONENTS = ("bank", "wallet", "notifier", "operator")
+
+
 @pytest.fixture
 async def api() -> AsyncIterator[ApiServer]:
     crds = [Crd.load(CRD_PATH), Crd.load(BINDING_CRD_PATH)]
@@ -153,18 +163,23 @@ async def stack(
     image: str, stack_env: dict[str, str], api: ApiServer
 ) -> AsyncIterator[dict[str, str]]:
     """bank, wallet, notifier and operator, each in its own container, as the chart runs them."""
-    ports = {name: free_port() for name in ("bank", "wallet", "notifier", "operator")}
+    ports = {name: free_port() for name in COMPONENTS}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    seeded = run(["bank", "seed", "--accounts", "2"], stack_env)
+    # The wallet's and the bank's second ports: /internal/v1, admin routes, /metrics.
+    internal = {name: free_port() for name in ("bank", "wallet")}
+    urls |= {f"{name}-internal": f"http://127.0.0.1:{port}" for name, port in internal.items()}
+    seeded = run(["bank", "seed", "--accounts", "2"], stack_env | keyfiles.pem_env(KEYS, "bank"))
     assert seeded.returncode == 0, seeded.stderr
     common = {**stack_env}
     specs = {
         "bank": (["bank", "serve"], {
             "VELLET_BANK_HOST": "127.0.0.1", "VELLET_BANK_PORT": str(ports["bank"]),
+            "VELLET_BANK_INTERNAL_PORT": str(internal["bank"]),
             **session_mailbox().env(),  # sign-up codes reach the test's mail sink
         }),
         "wallet": (["wallet", "serve"], {
             "VELLET_WALLET_HOST": "127.0.0.1", "VELLET_WALLET_PORT": str(ports["wallet"]),
+            "VELLET_WALLET_INTERNAL_PORT": str(internal["wallet"]),
             "VELLET_BANK_URL": urls["bank"], "VELLET_WALLET_RECONCILER": "false",
             "VELLET_ARGON2_MEMORY_KIB": "8192",
         }),
@@ -174,7 +189,7 @@ async def stack(
         }),
         "operator": (["operator", "run"], {
             "VELLET_OPERATOR_HOST": "127.0.0.1", "VELLET_OPERATOR_PORT": str(ports["operator"]),
-            "VELLET_WALLET_INTERNAL_URL": urls["wallet"], "VELLET_BANK_URL": urls["bank"],
+            "VELLET_WALLET_INTERNAL_URL": urls["wallet-internal"], "VELLET_BANK_URL": urls["bank"],
             "VELLET_OPERATOR_KUBE_API_URL": str(api.url).rstrip("/"),
             "VELLET_OPERATOR_NAMESPACES": "default", "VELLET_OPERATOR_TIMER_INTERVAL": "1",
         }),
@@ -183,7 +198,8 @@ async def stack(
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             for name, (args, own) in specs.items():
-                env = {**common, **own, "VELLET_CONSUMER_NAME": f"{name}-0"}
+                env = {**common, **own, **keyfiles.pem_env(KEYS, name),
+                       "VELLET_CONSUMER_NAME": f"{name}-0"}  # fmt: skip
                 boxes[name] = Container.start(args, env)
                 await _until_healthy(http, urls[name], boxes[name])
         yield urls
@@ -194,19 +210,22 @@ async def stack(
 
 async def test_every_component_answers_healthz_and_readyz(stack: dict[str, str]) -> None:
     async with aiohttp.ClientSession() as http:
-        for name, url in stack.items():
+        for name in COMPONENTS:
+            url = stack[name]
             assert await _get(http, f"{url}/healthz") == 200, name
             assert await _get(http, f"{url}/readyz") == 200, name
-            assert await _get(http, f"{url}/metrics") == 200, name
+            assert await _get(http, f"{stack.get(f'{name}-internal', url)}/metrics") == 200, name
     # The helm test hooks' own commands, run in the image:
-    ready = run(["check", "ready", *(f"{u}/readyz" for u in stack.values()), "--timeout", "20"])
+    ready = run(["check", "ready", *(f"{stack[c]}/readyz" for c in COMPONENTS), "--timeout", "20"])
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert ready.stdout.count("answered 200") == 4
-    refused = run(
-        ["check", "refused", f"{stack['wallet']}/internal/v1/transfers?state=queued&older_than=60"]
-    )
+    internal = "/internal/v1/transfers?state=queued&older_than=60"
+    refused = run(["check", "refused", f"{stack['wallet-internal']}{internal}"])
     assert refused.returncode == 0, refused.stdout + refused.stderr
     assert "answered 401" in refused.stdout
+    absent = run(["check", "absent", f"{stack['wallet']}{internal}", f"{stack['wallet']}/metrics"])
+    assert absent.returncode == 0, absent.stdout + absent.stderr
+    assert run(["check", "absent", f"{stack['wallet-internal']}/metrics"]).returncode == 1
     # ...and each can fail: a public endpoint is not refused; a dead port is not ready.
     assert run(["check", "refused", f"{stack['wallet']}/healthz"]).returncode == 1
     dead = run(["check", "ready", f"http://127.0.0.1:{free_port()}/readyz", "--timeout", "1"])

@@ -28,6 +28,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
 from tests.notifier.processes import Fleet
+from tests.support.keys import key_env, key_settings
 from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings, StreamSettings
 from vellet.common.streams import TRANSFER_EVENTS, Redis, connect
@@ -166,6 +167,7 @@ def settings_for(redis_url: str, smtp: MailServer, /, **overrides: Any) -> Notif
         ),
         retry=RetrySettings(base_ms=20, max_ms=200, attempts=4),
         consumer_name=f"test-{uuid.uuid4().hex[:8]}",
+        keys=key_settings(None, ("wallet",)),
     )
     return replace(base, **overrides)
 
@@ -239,6 +241,7 @@ async def process_env(redis_url: str, smtp: MailServer) -> dict[str, str]:
         VELLET_NOTIFIER_RETRY_BASE_MS="20",
         VELLET_NOTIFIER_RETRY_MAX_MS="200",
     )
+    env.update(key_env(None, ("wallet",)))
     return env
 
 

@@ -17,6 +17,7 @@ from tests.notifier.conftest import MailServer, dead_letters, ledger_state, scra
 from tests.notifier.factories import ASHA, BO, p2p
 from tests.notifier.processes import Fleet
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 
 
@@ -43,7 +44,7 @@ async def test_killed_after_reading_before_acking_each_party_gets_one_mail(
 
     smtp.on_rcpt = on_rcpt
     await fleet.launch()
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
     await fleet.wait_latest_dead()
     assert [r.rcpt_tos for r in smtp.received] == [[ASHA["email"]]]
     assert not await settled(redis)  # read, not acknowledged
@@ -70,7 +71,7 @@ async def test_another_replica_claims_a_dead_ones_event_and_waits_out_its_lease(
     fast = {"VELLET_STREAM_CLAIM_IDLE_MS": "300", "VELLET_SMTP_TIMEOUT": "0.5"}
     await fleet.launch(env={"VELLET_CONSUMER_NAME": "replica-a", **fast})
     event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await fleet.wait_latest_dead()
     lease = await ledger_state(redis, event["event_id"], f"recipient:{BO['account_number']}")
     assert lease["name"] == "replica-a"
@@ -97,7 +98,7 @@ async def test_killed_inside_the_window_sends_at_most_one_duplicate(
     smtp.after_store = after_store
     await fleet.launch()
     event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await fleet.wait_latest_dead()
     state = await ledger_state(redis, event["event_id"], f"sender:{ASHA['account_number']}")
     assert state["s"] == "sending"
@@ -124,7 +125,7 @@ async def test_killed_inside_the_window_twice_never_sends_a_third_copy(
 
     smtp.after_store = after_store
     await fleet.launch()
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
     await fleet.wait_latest_dead()
     await fleet.launch(wait_ready=False)  # may well die before it is ready
     await fleet.wait_latest_dead()
@@ -153,7 +154,7 @@ async def test_sigterm_finishes_the_mail_in_flight_without_a_duplicate(
 
     smtp.after_store = after_store
     event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: stopping, "SIGTERM sent mid-DATA")
     assert await proc.proc.wait() == 0  # a clean exit
     state = await ledger_state(redis, event["event_id"], f"sender:{ASHA['account_number']}")

@@ -21,6 +21,7 @@ from tests.notifier.conftest import (
 )
 from tests.notifier.factories import ASHA, BO, p2p
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.events import TransferEvent
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 
@@ -32,7 +33,7 @@ async def mail_a_p2p(notifiers: Launch, redis: Redis) -> tuple[Running, Transfer
     """A notifier, and a P2P event it has finished with (Asha and Bo to mail)."""
     running = await notifiers()
     event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
     return running, event
 

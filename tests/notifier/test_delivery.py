@@ -10,6 +10,7 @@ import aiohttp
 from tests.notifier.conftest import MailServer, Running, dead_letters, refusing, settled
 from tests.notifier.factories import ASHA, BO, ZOE, bank, p2p
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.streams import TRANSFER_EVENTS, Redis, dead_letter_stream, publish
 from vellet.notifier.store import DEAD_RECIPIENTS, DONE_FIELD, PREFIX, now_ms, prune
 
@@ -21,7 +22,7 @@ async def test_p2p_mails_sender_and_recipient_once_each(
 ) -> None:
     running = await notifiers()
     event = p2p(note="dinner")
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     [to_asha] = smtp.to(ASHA["email"])
@@ -55,7 +56,7 @@ async def test_bank_transfers_mail_the_owner_with_what_happened(
         ),
     ]
     for event in events:
-        await publish(redis, TRANSFER_EVENTS, event)
+        await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "events acknowledged")
 
     assert len(smtp.received) == 3
@@ -80,9 +81,9 @@ async def test_the_same_event_twice_sends_nothing_twice(
 ) -> None:
     running = await notifiers()
     event = p2p()
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "first copy acknowledged")
-    await publish(redis, TRANSFER_EVENTS, event)  # the wallet re-published it
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])  # the wallet re-published it
     await eventually(lambda: settled(redis), "second copy acknowledged")
 
     assert len(smtp.received) == 2
@@ -96,8 +97,8 @@ async def test_a_refused_recipient_is_dead_lettered_and_nobody_else_waits(
     running = await notifiers()
     event = p2p()
     later = bank("deposit", ZOE)
-    await publish(redis, TRANSFER_EVENTS, event)
-    await publish(redis, TRANSFER_EVENTS, later)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
+    await publish(redis, TRANSFER_EVENTS, later, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "both events acknowledged")
 
     assert [r.rcpt_tos for r in smtp.received] == [[ASHA["email"]], [ZOE["email"]]]
@@ -117,7 +118,7 @@ async def test_a_temporary_refusal_is_retried_until_accepted(
 ) -> None:
     smtp.rcpt_reply = refusing({BO["email"]: 2}, "451 4.3.0 try again later")
     running = await notifiers()
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     assert len(smtp.to(ASHA["email"])) == 1
@@ -133,7 +134,7 @@ async def test_a_recipient_that_keeps_failing_temporarily_is_dead_lettered(
 ) -> None:
     smtp.rcpt_reply = lambda a: "452 4.2.2 mailbox full" if a == BO["email"] else None
     running = await notifiers()  # retry.attempts = 4
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     assert smtp.rcpt_attempts.count(BO["email"]) == 4
@@ -149,8 +150,8 @@ async def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_when_it_is_
 ) -> None:
     running = await notifiers()
     await smtp.stop()
-    await publish(redis, TRANSFER_EVENTS, p2p())
-    await publish(redis, TRANSFER_EVENTS, bank("deposit", ZOE))
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
+    await publish(redis, TRANSFER_EVENTS, bank("deposit", ZOE), TEST_KEYS["wallet"])
 
     async def retried_a_few_times() -> bool:
         return await running.metric("vellet_notifier_emails_total", result="retried") >= 6
@@ -174,16 +175,16 @@ async def test_a_malformed_event_is_dead_lettered_at_once_and_the_next_one_flows
     running = await notifiers()
     broken = p2p()
     broken["amount"] = "-5"
-    await publish(redis, TRANSFER_EVENTS, broken)
+    await publish(redis, TRANSFER_EVENTS, broken, TEST_KEYS["wallet"])
     await redis.xadd(TRANSFER_EVENTS, {"payload": "not json"})
-    await publish(redis, TRANSFER_EVENTS, bank("deposit", ZOE))
+    await publish(redis, TRANSFER_EVENTS, bank("deposit", ZOE), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "all three acknowledged")
 
     assert [r.rcpt_tos for r in smtp.received] == [[ZOE["email"]]]
     dead = await dead_letters(redis, dead_letter_stream(TRANSFER_EVENTS))
-    assert [letter["reason"].split(":")[0] for letter in dead] == ["malformed", "malformed"]
-    assert "amount" in dead[0]["reason"]
-    assert await running.metric("vellet_notifier_events_total", outcome="malformed") == 2
+    assert [letter["reason"] for letter in dead] == ["malformed", "unsigned"]
+    assert "amount" in dead[0]["detail"]
+    assert await running.metric("vellet_notifier_events_total", outcome="malformed") == 1
 
 
 async def test_an_invalid_address_dead_letters_that_party_only(
@@ -191,7 +192,7 @@ async def test_an_invalid_address_dead_letters_that_party_only(
 ) -> None:
     await notifiers()
     evil = {**BO, "email": "bo@example.test\r\nBcc: eve@example.test"}
-    await publish(redis, TRANSFER_EVENTS, p2p(ASHA, evil))
+    await publish(redis, TRANSFER_EVENTS, p2p(ASHA, evil), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     assert [r.rcpt_tos for r in smtp.received] == [[ASHA["email"]]]
@@ -210,7 +211,7 @@ async def test_health_readiness_and_metrics(
         async with http.get(f"{running.site.url}/readyz") as resp:
             assert resp.status == 200
             assert sorted((await resp.json())["checks"]) == ["consumer", "redis"]
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
 
     async def depth_seen() -> bool:
         return await running.metric("vellet_queue_depth", group="notifier") == 1
@@ -247,7 +248,7 @@ async def test_prune_removes_only_records_of_events_finished_long_ago(
     await notifiers()
     old, recent = p2p(), p2p()
     for event in (old, recent):
-        await publish(redis, TRANSFER_EVENTS, event)
+        await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "events acknowledged")
     await redis.hset(PREFIX + old["event_id"], DONE_FIELD, now_ms() - 40 * 86_400_000)
     in_progress = PREFIX + "still-sending"

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from tests.notifier.conftest import MailServer, Running, settled
 from tests.notifier.factories import ASHA, ZOE, p2p
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 
 Launch = Callable[..., Awaitable[Running]]
@@ -35,7 +36,7 @@ async def test_script_note_and_non_ascii_name_arrive_escaped_and_encoded(
 ) -> None:
     await notifiers()
     event = p2p(ZOE, ASHA, note=SCRIPT, amount="12.00", currency="EUR")
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     [to_zoe] = smtp.to(ZOE["email"])
@@ -62,7 +63,7 @@ async def test_crlf_in_name_or_note_cannot_add_a_header_or_recipient(
     await notifiers()
     evil_sender = {**ZOE, "name": "Zoë\r\nBcc: eve@example.test\r\nX-Evil: 1"}
     event = p2p(evil_sender, ASHA, note="hi\r\nBcc: eve@example.test\r\n\r\n<b>body</b>")
-    await publish(redis, TRANSFER_EVENTS, event)
+    await publish(redis, TRANSFER_EVENTS, event, TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     assert sorted(r.rcpt_tos[0] for r in smtp.received) == sorted([ZOE["email"], ASHA["email"]])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.keys import key_env
 from vellet.common.errors import ConfigError
 from vellet.notifier.settings import NotifierSettings
 
-BASE = {"VELLET_REDIS_URL": "redis://127.0.0.1:6379/0"}
+BASE = {"VELLET_REDIS_URL": "redis://127.0.0.1:6379/0", **key_env(None, ("wallet",))}
 
 
 def test_defaults_are_a_local_plain_relay() -> None:

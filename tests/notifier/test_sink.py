@@ -11,6 +11,7 @@ import aiohttp
 from tests.notifier.conftest import Running, settled
 from tests.notifier.factories import ASHA, ZOE, p2p
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 from vellet.notifier.settings import SmtpSettings
 from vellet.notifier.sink import start_sink
@@ -24,7 +25,12 @@ async def test_the_sink_keeps_mail_in_a_maildir_and_lists_it_over_http(
     sink = await start_sink(tmp_path / "data" / "mail")
     try:
         await notifiers(smtp=SmtpSettings(host=sink.host, port=sink.smtp_port))
-        await publish(redis, TRANSFER_EVENTS, p2p(ZOE, ASHA, note="<script>alert(1)</script>"))
+        await publish(
+            redis,
+            TRANSFER_EVENTS,
+            p2p(ZOE, ASHA, note="<script>alert(1)</script>"),
+            TEST_KEYS["wallet"],
+        )
         await eventually(lambda: settled(redis), "event acknowledged")
 
         assert len(mailbox.Maildir(sink.maildir, create=False)) == 2

@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from tests.notifier.conftest import MailServer, Running, settled
 from tests.notifier.factories import ASHA, BO, p2p
 from tests.notifier.waiting import eventually
+from tests.support.keys import TEST_KEYS
 from vellet.common.settings import Secret
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 from vellet.notifier.settings import SmtpSettings
@@ -123,7 +124,7 @@ async def test_mail_goes_over_tls_with_auth(
         await restart(smtp, tls=context, smtp_options={**common, "auth_require_tls": False})
     caplog.set_level(logging.DEBUG)
     await notifiers(smtp=tls_settings(smtp, certificate, security=security))
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
     await eventually(lambda: settled(redis), "event acknowledged")
 
     assert sorted(r.rcpt_tos[0] for r in smtp.received) == sorted([ASHA["email"], BO["email"]])
@@ -152,7 +153,7 @@ async def test_a_wrong_password_keeps_mail_queued_and_never_logs_the_password(
     caplog.set_level(logging.DEBUG)
     wrong = tls_settings(smtp, certificate, security="starttls", password=Secret(PASSWORD + "x"))
     running = await notifiers(smtp=wrong)
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
 
     async def refused_twice() -> bool:
         return await running.metric("vellet_notifier_emails_total", result="retried") >= 2
@@ -167,7 +168,7 @@ async def test_starttls_required_but_not_offered_sends_nothing_in_clear(
     notifiers: Launch, smtp: MailServer, redis: Redis, certificate: tuple[Path, Path]
 ) -> None:
     running = await notifiers(smtp=tls_settings(smtp, certificate, security="starttls", user=None))
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
 
     async def retried() -> bool:
         return await running.metric("vellet_notifier_emails_total", result="retried") >= 2
@@ -184,7 +185,7 @@ async def test_an_untrusted_certificate_is_refused(
     running = await notifiers(
         smtp=tls_settings(smtp, certificate, security="tls", user=None, ca_file=None)
     )
-    await publish(redis, TRANSFER_EVENTS, p2p())
+    await publish(redis, TRANSFER_EVENTS, p2p(), TEST_KEYS["wallet"])
 
     async def retried() -> bool:
         return await running.metric("vellet_notifier_emails_total", result="retried") >= 2

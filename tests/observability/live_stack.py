@@ -42,15 +42,15 @@ from tests.operator.emulator.crd import Crd
 from tests.operator.emulator.server import ApiServer
 from tests.operator.stack import NAMESPACE, operator_settings, phase_is, running
 from tests.support.audits import FAST_AUDIT
-from tests.support.bank import FAST_STREAMS, TEST_SECRET, RunningBank, start_bank
+from tests.support.bank import FAST_STREAMS, RunningBank, service_token, start_bank
 from tests.support.servers import ServerSet
 from tests.support.waiting import eventually
 from tests.wallet.banking.helpers import move, open_accounts, start_flow_wallet, unfinished
 from tests.wallet.stack import WalletClient
 from vellet.bank import admin as bank_admin
-from vellet.common import streams, tokens
+from vellet.common import streams
 from vellet.common.embedded import EmbeddedPrometheus, add_target, free_port
-from vellet.common.settings import HttpSettings, Secret, TokenSettings
+from vellet.common.settings import HttpSettings
 from vellet.common.web import Site, start
 from vellet.notifier.app import create_app as create_notifier
 from vellet.wallet import database
@@ -74,7 +74,8 @@ class DepthCheck:
 class Live:
     prom: Prom
     prometheus: EmbeddedPrometheus
-    bank_url: str
+    #: The bank's internal port (its ``/metrics``).
+    bank_metrics_url: str
     start: float
     end: float = 0.0
     #: VelletBankUnavailable's states as polled during the outage, in order.
@@ -120,20 +121,25 @@ async def prometheus_depth(prom: Prom, expr: str) -> dict[tuple[str, str], int]:
 
 
 class Bank:
-    """The real bank on a fixed port: it goes down and comes back at the same address."""
+    """The real bank on fixed ports: it goes down and comes back at the same addresses."""
 
     def __init__(self, database_url: str, redis_url: str) -> None:
         self.database_url, self.redis_url, self.port = database_url, redis_url, free_port()
+        self.internal_port = free_port()
         self.running: RunningBank | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def internal_url(self) -> str:
+        return f"http://127.0.0.1:{self.internal_port}"
+
     async def start(self) -> None:
         self.running = await start_bank(
             self.database_url, self.redis_url, audit=FAST_AUDIT, streams=FAST_STREAMS,
-            http=HttpSettings(port=self.port),
+            http=HttpSettings(port=self.port), internal_http=HttpSettings(port=self.internal_port),
         )  # fmt: skip
 
     async def stop(self) -> None:
@@ -161,7 +167,8 @@ async def live_stack(servers: ServerSet, databases: Any, tmp: Path,
     notifier_settings = settings_for(redis_url, smtp)
     notifier: Site = await start("notifier", create_notifier(notifier_settings),
                                  notifier_settings.http)  # fmt: skip
-    sites = {"bank": bank.url, "wallet": wallet.url, "notifier": notifier.url}
+    # Prometheus scrapes the internal ports: /metrics is not on the public ones.
+    sites = {"bank": bank.internal_url, "wallet": wallet.internal_url, "notifier": notifier.url}
     prometheus = EmbeddedPrometheus(
         tmp / "prometheus", {name: url.removeprefix("http://") for name, url in sites.items()},
         interval=SCRAPE, rule_files=[_rules_copy(tmp)],
@@ -171,13 +178,13 @@ async def live_stack(servers: ServerSet, databases: Any, tmp: Path,
         async with (
             aiohttp.ClientSession() as http,
             ApiServer.running([Crd.load(CRD_PATH), Crd.load(BINDING_CRD_PATH)]) as api,
-            running(operator_settings(api, wallet.url, bank.url)) as operator,
+            running(operator_settings(api, wallet.internal_url, bank.url)) as operator,
         ):
             prom = Prom(http, prometheus.url)
             site = await eventually(lambda: _site(operator), bool)
             add_target(prometheus.targets_dir, "vellet-operator", f"127.0.0.1:{site.port}")
             await prom.until(lambda: _all_up(prom, 4))
-            live = Live(prom, prometheus, bank.url, start=time.time())
+            live = Live(prom, prometheus, bank.internal_url, start=time.time())
             await _workload(live, bank, wallet.url, wallet_dsn, http, api, refused, depth_expr)
             live.end = time.time()
             yield live
@@ -202,7 +209,7 @@ async def _all_up(prom: Prom, count: int) -> bool:
 async def _workload(live: Live, bank: Bank, wallet_url: str, wallet_dsn: str,
                     http: aiohttp.ClientSession, api: ApiServer, refused: set[str],
                     depth_expr: str) -> None:  # fmt: skip
-    users = await open_accounts(bank.url, wallet_url, http, 6, balance="10000.00")
+    users = await open_accounts(bank.internal_url, wallet_url, http, 6, balance="10000.00")
     live.users = users
     victim = users[-1]
     refused.add(f"holder{victim.account_number}@example.test")
@@ -242,9 +249,7 @@ async def _mistyped_signups(http: aiohttp.ClientSession, bank_url: str, times: i
     """The wallet asking the bank about an account that does not exist (a cache miss,
     then hits: the bank caches "no such account"). Sign-up no longer looks accounts up
     before the code is proven, so the look-up is made as the wallet makes it."""
-    token = tokens.mint(
-        TokenSettings(secret=Secret(TEST_SECRET)), audience=tokens.BANK_AUDIENCE, subject="wallet"
-    )
+    token = service_token()  # signed with the wallet's key, as the wallet signs it
     for _ in range(times):
         async with http.get(f"{bank_url}/api/v1/accounts/999999999999",
                             headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip

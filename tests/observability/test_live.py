@@ -108,11 +108,11 @@ async def test_cache_hit_ratio_agrees_with_the_banks_counters(live: Live) -> Non
     lru, redis_, combined = _panel("Hit ratio since the bank started")
     async with aiohttp.ClientSession() as http:
         for _ in range(5):
-            before = await _bank_cache_counts(http, live.bank_url)
+            before = await _bank_cache_counts(http, live.bank_metrics_url)
             await asyncio.sleep(2 * SCRAPE)  # at least one scrape after `before`
             shown = [scalar(await live.prom.instant(grafana_expr(e, rate_interval="")))
                      for e in (lru, redis_, combined)]  # fmt: skip
-            if await _bank_cache_counts(http, live.bank_url) == before:
+            if await _bank_cache_counts(http, live.bank_metrics_url) == before:
                 break
         else:
             pytest.fail("the bank's cache counters never stood still")

@@ -90,7 +90,8 @@ async def bind(api: ApiServer, namespace: str, *accounts: str) -> None:
 
 @dataclass
 class Bank:
-    """The real bank, in this event loop, on a fixed port so it can go down and come back."""
+    """The real bank, in this event loop, on a fixed port so it can go down and come back
+    (its internal port, where accounts are opened, is a fresh one each start)."""
 
     database_url: str
     redis_url: str

@@ -39,7 +39,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.operator.conftest import Bank, bind, load_sample
 from tests.operator.emulator.server import EVENTS, ApiServer
 from tests.operator.kopf_thread import running_operator
-from tests.support.bank import TEST_SECRET, TEST_TOKENS
+from tests.support.bank import TEST_TOKENS
+from tests.support.keys import key_env, key_settings
 from tests.wallet.stack import RunningWallet, WalletClient, registered
 from vellet.common import streams
 from vellet.common.settings import HttpSettings
@@ -61,6 +62,7 @@ def operator_settings(
         "wallet_url": wallet_url,
         "bank_url": bank_url,
         "tokens": TEST_TOKENS,
+        "keys": key_settings("operator", ()),
         "namespaces": (NAMESPACE,),
         "watch": WatchSettings(server_timeout=2, client_timeout=4, connect_timeout=1),
         "stuck_after": 1.0,
@@ -268,6 +270,8 @@ class OperatorProcess:
 
     settings: OperatorSettings
     api: ApiServer
+    #: The key variables it starts with (``keyfiles.file_env`` for files, as ``vellet up``).
+    key_vars: dict[str, str] = field(default_factory=lambda: key_env("operator", ()))
     proc: subprocess.Popen[bytes] | None = None
     _dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -279,7 +283,6 @@ class OperatorProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VELLET_", "KUBE"))}
         env.update(
             KUBECONFIG=str(kubeconfig),
-            VELLET_JWT_SECRET=TEST_SECRET,
             VELLET_WALLET_INTERNAL_URL=s.wallet_url,
             VELLET_BANK_URL=s.bank_url,
             VELLET_OPERATOR_NAMESPACES=",".join(s.namespaces),
@@ -293,6 +296,7 @@ class OperatorProcess:
             VELLET_OPERATOR_PORT=str(s.http.port),
             VELLET_LOG_LEVEL="WARNING",
         )
+        env.update(self.key_vars)
         return env
 
     async def start(self) -> OperatorProcess:

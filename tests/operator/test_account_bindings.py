@@ -152,7 +152,7 @@ async def test_an_unbound_transfer_is_denied_without_calling_the_wallet(
     await fund(wallet, mallory_victim, 10_000)
     stolen = p2p(mallory_victim, alice, "50.00")
     honest = p2p(alice, mallory_victim, "1.00")
-    settings = operator_settings(api, wallet.url, bank.url, binding_grace=TIMER)
+    settings = operator_settings(api, wallet.internal_url, bank.url, binding_grace=TIMER)
     async with running(settings):
         assert (await api.post(transfers_url(), json=stolen)).status == 201
         denied = await api.wait_for(
@@ -172,7 +172,7 @@ async def test_an_unbound_transfer_is_denied_without_calling_the_wallet(
                if e["reason"] == "NotAuthorized"]  # fmt: skip
     assert (event["type"], event["message"]) == ("Warning", expected)
     # One create reached the wallet: the honest one. The stolen one never did.
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 1
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 1
     assert api.read(TRANSFERS, NAMESPACE, stolen["metadata"]["name"])["status"]["phase"] == (
         "Denied"
     )
@@ -186,13 +186,13 @@ async def test_a_binding_that_arrives_with_the_transfer_is_waited_for(
     bob = await member(api, bank, wallet, http)
     await fund(wallet, alice, 10_000)
     manifest = p2p(alice, bob, "2.00")
-    settings = operator_settings(api, wallet.url, bank.url, binding_grace=1.0)
+    settings = operator_settings(api, wallet.internal_url, bank.url, binding_grace=1.0)
     async with running(settings):
         await api.post(transfers_url(), json=manifest)
         await asyncio.sleep(0.2)
         await bind(api, NAMESPACE, alice.account_number or "")  # the admin was a moment late
         await api.wait_for(TRANSFERS, NAMESPACE, manifest["metadata"]["name"], phase_is("Posted"))
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 1
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 1
 
 
 async def test_a_transfer_in_a_namespace_the_operator_does_not_watch_is_left_alone(
@@ -205,7 +205,9 @@ async def test_a_transfer_in_a_namespace_the_operator_does_not_watch_is_left_alo
     elsewhere = p2p(alice, bob, "3.00") | {}
     elsewhere["metadata"] = {"name": f"other-{uuid.uuid4().hex[:6]}", "namespace": "other"}
     here = p2p(alice, bob, "4.00")
-    async with running(operator_settings(api, wallet.url, bank.url, namespaces=(NAMESPACE,))):
+    async with running(
+        operator_settings(api, wallet.internal_url, bank.url, namespaces=(NAMESPACE,))
+    ):
         assert (await api.post(transfers_url("other"), json=elsewhere)).status == 201
         await api.post(transfers_url(), json=here)
         await api.wait_for(TRANSFERS, NAMESPACE, here["metadata"]["name"], phase_is("Posted"))
@@ -215,4 +217,4 @@ async def test_a_transfer_in_a_namespace_the_operator_does_not_watch_is_left_alo
     assert "status" not in untouched or not untouched["status"]
     assert not untouched["metadata"].get("finalizers")
     assert not any("kopf" in key for key in untouched["metadata"].get("annotations", {}))
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 1  # only "here"
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 1  # only "here"

@@ -60,7 +60,7 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     alice = await member(api, bank, wallet, http)
     account = alice.account_number or ""
     name = "top-up"
-    async with running(operator_settings(api, wallet.url, bank.url)) as rt:
+    async with running(operator_settings(api, wallet.internal_url, bank.url)) as rt:
         await bank.stop()
         await api.post(transfers_url(), json=deposit(account, "100.00", name))
         queued = await api.wait_for(TRANSFERS, NAMESPACE, name, bank_unavailable)
@@ -90,9 +90,12 @@ async def test_a_deposit_waits_out_a_bank_outage_and_is_posted_once(
     reply = await alice.me()
     assert reply.body["balance"]["available"] == "100.00"
     assert await bank_side(bank, account, transfer_id) == (90_000, 1)
-    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 1
+    assert await requests_to(wallet.internal_url, "POST", "/internal/v1/transfers") == 1
     assert (
-        await requests_to(wallet.url, "POST", "/internal/v1/transfers/{transfer_id}/redrive") >= 1
+        await requests_to(
+            wallet.internal_url, "POST", "/internal/v1/transfers/{transfer_id}/redrive"
+        )
+        >= 1
     )
     # Events tell the story, warnings for the bad news.
     story = [(e["type"], e["reason"]) for e in events_about(api, name)]
@@ -110,7 +113,7 @@ async def test_a_deposit_then_a_withdrawal_with_the_bank_up_are_posted_at_once(
     account = bob.account_number or ""
     withdrawal = load_sample("withdrawal")
     withdrawal["spec"] |= {"fromAccount": account, "amount": "250"}
-    async with running(operator_settings(api, wallet.url, bank.url)):
+    async with running(operator_settings(api, wallet.internal_url, bank.url)):
         await api.post(transfers_url(), json=deposit(account, "300.00", "top-up"))
         await api.wait_for(TRANSFERS, NAMESPACE, "top-up", phase_is("Posted"))
         await api.post(transfers_url(), json=withdrawal)
@@ -133,7 +136,7 @@ async def test_a_withdrawal_the_bank_refuses_is_voided_and_releases_the_money(
     withdrawal = load_sample("withdrawal")
     withdrawal["spec"] |= {"fromAccount": bob.account_number, "amount": "250"}
     name = withdrawal["metadata"]["name"]
-    async with running(operator_settings(api, wallet.url, bank.url)):
+    async with running(operator_settings(api, wallet.internal_url, bank.url)):
         await api.post(transfers_url(), json=withdrawal)
         voided = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Voided"))
         await api.until(lambda: "Voided" in reasons(api, name) or None)
@@ -142,4 +145,4 @@ async def test_a_withdrawal_the_bank_refuses_is_voided_and_releases_the_money(
     assert (ready["status"], ready["reason"]) == ("True", "Voided")
     assert [e["type"] for e in events_about(api, name) if e["reason"] == "Voided"] == ["Warning"]
     assert await available(bob) == "300.00"  # the reservation was released
-    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 1
+    assert await requests_to(wallet.internal_url, "POST", "/internal/v1/transfers") == 1

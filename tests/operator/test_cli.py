@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.bank import TEST_SECRET
+from tests.support.keys import key_env
 
 
 def run_cli(env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,7 @@ def test_no_way_to_reach_kubernetes_is_one_line_and_exit_2(tmp_path: Path) -> No
     env = {
         "VELLET_WALLET_INTERNAL_URL": "http://127.0.0.1:1",
         "VELLET_BANK_URL": "http://127.0.0.1:1",
-        "VELLET_JWT_SECRET": TEST_SECRET,
+        **key_env("operator"),
         "VELLET_OPERATOR_NAMESPACES": "default",
         "KUBECONFIG": str(tmp_path / "missing"),
     }
@@ -64,7 +64,7 @@ def test_a_busy_metrics_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
         env = {
             "VELLET_WALLET_INTERNAL_URL": "http://127.0.0.1:1",
             "VELLET_BANK_URL": "http://127.0.0.1:1",
-            "VELLET_JWT_SECRET": TEST_SECRET,
+            **key_env("operator"),
             "VELLET_OPERATOR_NAMESPACES": "default",
             "VELLET_OPERATOR_PORT": str(busy.getsockname()[1]),
             "KUBECONFIG": str(kubeconfig),

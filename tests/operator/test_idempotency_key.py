@@ -60,7 +60,7 @@ async def test_a_transfer_deleted_and_applied_again_under_its_name_moves_money_a
     alice, bob = await two_users(api, bank, wallet, http)
     manifest = p2p(alice, bob, "10.00")
     name = manifest["metadata"]["name"]
-    async with running(operator_settings(api, wallet.url, bank.url)):
+    async with running(operator_settings(api, wallet.internal_url, bank.url)):
         first = await apply(api, manifest, "default")
         assert (await api.delete(transfers_url(name=name))).status == 200
         await api.until(lambda: not api.read_all(TRANSFERS) or None)
@@ -74,7 +74,7 @@ async def test_a_transfer_deleted_and_applied_again_under_its_name_moves_money_a
         again["status"]["transferId"]: 25_00,
     }
     assert (await available(alice), await available(bob)) == ("65.00", "35.00")
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 2
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 2
 
 
 async def test_the_same_name_in_two_namespaces_is_two_transfers(
@@ -82,7 +82,9 @@ async def test_the_same_name_in_two_namespaces_is_two_transfers(
 ) -> None:
     alice, bob = await two_users(api, bank, wallet, http)
     manifest = p2p(alice, bob, "10.00")  # the same name, payer, payee and amount in both
-    settings = operator_settings(api, wallet.url, bank.url, namespaces=("default", "other"))
+    settings = operator_settings(
+        api, wallet.internal_url, bank.url, namespaces=("default", "other")
+    )
     async with running(settings):
         here = await apply(api, manifest, "default")
         there = await apply(api, manifest, "other")

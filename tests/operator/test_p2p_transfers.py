@@ -31,19 +31,18 @@ from tests.operator.stack import (
     sample,
     scraped,
 )
-from tests.support.bank import TEST_TOKENS
+from tests.support.bank import internal_token
 from tests.wallet.stack import RunningWallet, fund
-from vellet.common import tokens
 
 CREATE_ROUTE = "/internal/v1/transfers"
 
 
 async def wallet_transfer(wallet: RunningWallet, transfer_id: str) -> dict[str, Any]:
-    token = tokens.mint(TEST_TOKENS, audience=tokens.WALLET_INTERNAL_AUDIENCE, subject="test")
+    token = internal_token()
     async with (
         aiohttp.ClientSession() as http,
         http.get(
-            f"{wallet.url}/internal/v1/transfers/{transfer_id}",
+            f"{wallet.internal_url}/internal/v1/transfers/{transfer_id}",
             headers={"Authorization": f"Bearer {token}"},
         ) as response,
     ):
@@ -61,7 +60,7 @@ async def test_a_p2p_transfer_is_posted_and_moves_the_money_once(
     await fund(wallet, alice, 50_000)
     manifest = p2p(alice, bob, "125.50")
     name = manifest["metadata"]["name"]
-    settings = operator_settings(api, wallet.url, bank.url)
+    settings = operator_settings(api, wallet.internal_url, bank.url)
     async with running(settings) as rt:
         response = await api.post(transfers_url(), json=manifest)
         assert response.status == 201
@@ -87,7 +86,7 @@ async def test_a_p2p_transfer_is_posted_and_moves_the_money_once(
         bob.account_number,
     )
     assert (await available(alice), await available(bob)) == ("374.50", "125.50")
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 1
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 1
     assert "Accepted" not in reasons(api, name)  # P2P posts at once: one transition, one Event
     assert sample(metrics, "vellet_operator_reconciles_total", handler="create", outcome="ok") == 1
     assert uid  # the idempotency key the wallet saw; proven by the restart tests
@@ -102,7 +101,7 @@ async def test_deleting_a_posted_transfer_moves_no_money_back(
     await fund(wallet, alice, 10_000)
     manifest = p2p(alice, bob, "40.00")
     name = manifest["metadata"]["name"]
-    async with running(operator_settings(api, wallet.url, bank.url)):
+    async with running(operator_settings(api, wallet.internal_url, bank.url)):
         await api.post(transfers_url(), json=manifest)
         await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Posted"))
         response = await api.delete(transfers_url(name=name))
@@ -111,7 +110,7 @@ async def test_deleting_a_posted_transfer_moves_no_money_back(
             lambda: name not in {o["metadata"]["name"] for o in api.read_all(TRANSFERS)} or None
         )
     assert (await available(alice), await available(bob)) == ("60.00", "40.00")
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 1
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 1
 
 
 async def test_insufficient_funds_fail_once_and_are_never_retried(
@@ -123,7 +122,7 @@ async def test_insufficient_funds_fail_once_and_are_never_retried(
     await fund(wallet, alice, 1_000)
     manifest = p2p(alice, bob, "25.00")
     name = manifest["metadata"]["name"]
-    settings = operator_settings(api, wallet.url, bank.url)
+    settings = operator_settings(api, wallet.internal_url, bank.url)
     async with running(settings):
         await api.post(transfers_url(), json=manifest)
         failed = await api.wait_for(TRANSFERS, NAMESPACE, name, phase_is("Failed"))
@@ -145,8 +144,10 @@ async def test_insufficient_funds_fail_once_and_are_never_retried(
     assert (ready["status"], ready["reason"]) == ("True", "Failed")
     assert api.read(TRANSFERS, NAMESPACE, name)["status"]["phase"] == "Failed"
     # The wallet heard of it exactly once, and nothing moved.
-    assert await requests_to(wallet.url, "POST", CREATE_ROUTE) == 1
-    assert await requests_to(wallet.url, "GET", "/internal/v1/transfers/{transfer_id}") == 0
+    assert await requests_to(wallet.internal_url, "POST", CREATE_ROUTE) == 1
+    assert (
+        await requests_to(wallet.internal_url, "GET", "/internal/v1/transfers/{transfer_id}") == 0
+    )
     assert (await available(alice), await available(bob)) == ("10.00", "0.00")
     [event] = [e for e in events_about(api, name) if e["reason"] == "Failed"]
     assert event["type"] == "Warning"

@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
+from tests.support.keys import TEST_KEYS, key_env
 from vellet.common.errors import ConfigError
 from vellet.operator.settings import OperatorSettings
 
-SECRET = "s" * 40
 MINIMAL = {
     "VELLET_WALLET_INTERNAL_URL": "http://wallet:8080/",
     "VELLET_BANK_URL": "http://bank:8081",
-    "VELLET_JWT_SECRET": SECRET,
+    **key_env("operator"),
     # A scope must be chosen; "*" is the explicit whole cluster.
     "VELLET_OPERATOR_NAMESPACES": "*",
 }
@@ -29,7 +29,8 @@ def test_defaults_are_safe_for_one_standalone_replica() -> None:
     assert settings.stuck_after == 60
     assert settings.sweep_api_transfers is True
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8084)
-    assert "s" * 40 not in repr(settings)  # the signing key never prints
+    assert settings.keys.signer().key_id == TEST_KEYS["operator"].key_id
+    assert "PRIVATE KEY" not in repr(settings)  # the signing key never prints
 
 
 def test_every_setting_comes_from_the_environment() -> None:
@@ -45,7 +46,7 @@ def test_every_setting_comes_from_the_environment() -> None:
         "VELLET_OPERATOR_HTTP_TIMEOUT": "3",
         "VELLET_OPERATOR_HOST": "0.0.0.0",
         "VELLET_OPERATOR_PORT": "9100",
-        "VELLET_JWT_ISSUER": "vellet-test",
+        "VELLET_SERVICE_TOKEN_TTL": "60",
     }
     settings = OperatorSettings.from_env(env)
     assert settings.namespaces == ("vellet", "payments")
@@ -56,7 +57,7 @@ def test_every_setting_comes_from_the_environment() -> None:
     assert settings.sweep_api_transfers is False
     assert settings.http_timeout == 3
     assert (settings.http.host, settings.http.port) == ("0.0.0.0", 9100)
-    assert settings.tokens.issuer == "vellet-test"
+    assert settings.tokens.ttl_seconds == 60
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,9 @@ def test_every_setting_comes_from_the_environment() -> None:
     [
         ({"VELLET_WALLET_INTERNAL_URL": ""}, "VELLET_WALLET_INTERNAL_URL"),
         ({"VELLET_BANK_URL": ""}, "VELLET_BANK_URL"),
-        ({"VELLET_JWT_SECRET": ""}, "VELLET_JWT_SECRET"),
+        ({"VELLET_OPERATOR_KEY": ""}, "VELLET_OPERATOR_KEY"),
+        ({"VELLET_OPERATOR_KEY": "not a key"}, "VELLET_OPERATOR_KEY is not a PEM private key"),
+        ({"VELLET_SERVICE_TOKEN_TTL": "3600"}, "VELLET_SERVICE_TOKEN_TTL"),
         ({"VELLET_OPERATOR_NAMESPACES": "Payments"}, "namespace name"),
         (
             {

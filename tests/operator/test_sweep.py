@@ -54,12 +54,14 @@ async def test_stuck_http_api_deposits_are_swept_only_when_the_sweep_is_on(
     await lose_bank_requests(bank.redis_url)
     await bank.start()
 
-    async with running(operator_settings(api, wallet.url, bank.url, sweep_api_transfers=False)):
+    async with running(
+        operator_settings(api, wallet.internal_url, bank.url, sweep_api_transfers=False)
+    ):
         await asyncio.sleep(8 * TIMER)  # many sweep intervals, were the sweep on
-    assert await requests_to(wallet.url, "GET", LIST_ROUTE) == 0
+    assert await requests_to(wallet.internal_url, "GET", LIST_ROUTE) == 0
     assert await available(alice) == "0.00"
 
-    settings = operator_settings(api, wallet.url, bank.url, sweep_api_transfers=True)
+    settings = operator_settings(api, wallet.internal_url, bank.url, sweep_api_transfers=True)
     async with running(settings) as rt:
         await until(lambda: _posted(alice), timeout=20)
         assert rt.site is not None
@@ -67,7 +69,9 @@ async def test_stuck_http_api_deposits_are_swept_only_when_the_sweep_is_on(
             rt.site.url, "vellet_operator_reconciles_total", 1, handler="sweep", outcome="ok"
         )
     assert await bank_side(bank, account, transfer_id) == (95_000, 1)
-    assert await requests_to(wallet.url, "POST", LIST_ROUTE + "/{transfer_id}/redrive") >= 1
+    assert (
+        await requests_to(wallet.internal_url, "POST", LIST_ROUTE + "/{transfer_id}/redrive") >= 1
+    )
 
 
 async def _posted(alice: WalletClient) -> bool:

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 
 from vellet.common.embedded import free_port
-from vellet.common.settings import Secret, TokenSettings
+from vellet.common.keys import PrivateKey
+from vellet.common.tokens import Issuer
 from vellet.operator.wallet_client import (
     BankHealth,
     WalletClient,
@@ -23,7 +24,7 @@ from vellet.operator.wallet_client import (
     parse_transfer,
 )
 
-TOKENS = TokenSettings(secret=Secret("k" * 40))
+TOKENS = Issuer("operator", PrivateKey.generate())
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ async def test_a_transfer_waits_for_the_wallet_and_is_posted_when_it_answers(
     port = free_port()
     manifest = p2p(alice, bob, "30.00")
     name = manifest["metadata"]["name"]
-    relay = HoldingWallet(wallet.url, port=port)
+    relay = HoldingWallet(wallet.internal_url, port=port)
     settings = operator_settings(api, f"http://127.0.0.1:{port}", bank.url)
     try:
         async with running(settings):
@@ -58,5 +58,5 @@ async def test_a_transfer_waits_for_the_wallet_and_is_posted_when_it_answers(
     assert done["status"]["attempts"] > waiting["status"]["attempts"]
     warnings = [e for e in events_about(api, name) if e["type"] == "Warning"]
     assert [e["reason"] for e in warnings] == ["Retrying"]  # the same problem is not news twice
-    assert await requests_to(wallet.url, "POST", "/internal/v1/transfers") == 1
+    assert await requests_to(wallet.internal_url, "POST", "/internal/v1/transfers") == 1
     assert (await available(alice), await available(bob)) == ("70.00", "30.00")

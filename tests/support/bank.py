@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.keys import TEST_KEYS, key_env, key_settings
 from tests.support.mailbox import session_mailbox
 from vellet.bank.admin import migrate
 from vellet.bank.app import create_app
@@ -24,9 +25,10 @@ from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings, Secret, StreamSettings, TokenSettings
 from vellet.common.web import Site, start
 
-#: The signing key every test deployment shares (never a real one).
-TEST_SECRET = "test-secret-not-for-production-0123456789abcdef"
-TEST_TOKENS = TokenSettings(secret=Secret(TEST_SECRET))
+#: Token lifetimes of every test service (the keys are ``tests.support.keys``).
+TEST_TOKENS = TokenSettings()
+#: What the bank signs as and trusts, as in ``BankSettings.from_env``.
+BANK_KEYS = ("bank", ("wallet", "bank-admin"))
 #: The key sign-up codes are stored under, shared by every test bank (replicas too).
 TEST_CODE_KEY = "test-code-key-not-for-production-0123456789abcdef"
 TEST_SIGNUP = SignupSettings(code_key=Secret(TEST_CODE_KEY))
@@ -39,12 +41,23 @@ def holder_email(number: str) -> str:
     return f"holder{number}@example.test"
 
 
-def service_token(subject: str = "wallet", role: str = tokens.SERVICE_ROLE) -> str:
-    return tokens.mint(TEST_TOKENS, audience=tokens.BANK_AUDIENCE, subject=subject, role=role)
+def service_token(subject: str = "wallet", role: str = tokens.SERVICE_ROLE,
+                  signer: str = "wallet", **claims: Any) -> str:  # fmt: skip
+    """A token for the bank signed with a test key (the wallet's by default)."""
+    return tokens.mint(TEST_KEYS[signer], signer=signer, audience=tokens.BANK_AUDIENCE,
+                       subject=subject, role=role, **claims)  # fmt: skip
 
 
-def admin_token() -> str:
-    return service_token("test-admin", tokens.ADMIN_ROLE)
+def admin_token(signer: str = "bank-admin", **claims: Any) -> str:
+    """An admin token, as ``vellet bank token --admin`` mints it (``signer`` to forge one)."""
+    claims.setdefault("max_ttl", tokens.ADMIN_TTL_MAX)
+    return service_token("test-admin", tokens.ADMIN_ROLE, signer, **claims)
+
+
+def internal_token(subject: str = "operator", signer: str = "operator", **claims: Any) -> str:
+    """A token for the wallet's internal API, as the operator mints it."""
+    return tokens.mint(TEST_KEYS[signer], signer=signer, audience=tokens.WALLET_INTERNAL_AUDIENCE,
+                       subject=subject, **claims)  # fmt: skip
 
 
 def auth(token: str) -> dict[str, str]:
@@ -59,6 +72,11 @@ class RunningBank:
     app: Any = None
     accounts: list[str] = field(default_factory=list)
     emails: dict[str, str] = field(default_factory=dict)
+    #: The admin routes and /metrics (the internal port); ``url`` when not given.
+    internal_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.internal_url = self.internal_url or self.url
 
     async def create_account(self, number: str, *, balance: str = "1000.00",
                              currency: str = "INR", name: str = "Test Holder",
@@ -68,7 +86,7 @@ class RunningBank:
         async with (
             aiohttp.ClientSession() as http,
             http.post(
-                f"{self.url}/api/v1/accounts", json=body, headers=auth(admin_token())
+                f"{self.internal_url}/api/v1/accounts", json=body, headers=auth(admin_token())
             ) as resp,
         ):
             data: dict[str, Any] = await resp.json()
@@ -91,8 +109,9 @@ def bank_settings(database_url: str, redis_url: str, **overrides: Any) -> BankSe
         "database_url": database_url,
         "redis_url": redis_url,
         "http": HttpSettings(port=0),
+        "internal_http": HttpSettings(port=0),
         "streams": FAST_STREAMS,
-        "tokens": TEST_TOKENS,
+        "keys": key_settings(*BANK_KEYS),
         "cache": CacheSettings(),
         "signup": TEST_SIGNUP,
         "smtp": session_mailbox().smtp(),
@@ -108,7 +127,7 @@ async def start_bank(database_url: str, redis_url: str, **overrides: Any) -> Run
     await migrate(database_url)
     app = create_app(settings)
     site = await start("bank", app, settings.http)
-    return RunningBank(site.url, settings, site, app)
+    return RunningBank(site.url, settings, site, app, internal_url=site.internal_url)
 
 
 def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -116,14 +135,15 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
     env.update(
         VELLET_BANK_DATABASE_URL=database_url,
         VELLET_REDIS_URL=redis_url,
-        VELLET_JWT_SECRET=TEST_SECRET,
         VELLET_BANK_CODE_KEY=TEST_CODE_KEY,
         VELLET_BANK_PORT=str(port),
+        VELLET_BANK_INTERNAL_PORT=str(free_port()),
         VELLET_STREAM_BLOCK_MS="100",
         VELLET_STREAM_CLAIM_IDLE_MS="300",
         VELLET_STREAM_MAX_DELIVERIES="3",
         VELLET_LOG_LEVEL="WARNING",
     )
+    env.update(key_env(*BANK_KEYS))
     env.update(session_mailbox().env())
     env.update(extra)
     return env
@@ -131,8 +151,8 @@ def bank_env(database_url: str, redis_url: str, port: int, **extra: str) -> dict
 
 def bank_process(env: dict[str, str], logs: Path) -> ServiceProcess:
     """`vellet bank serve` as a real child process (the drill's own wrapper)."""
-    port = int(env["VELLET_BANK_PORT"])
-    return ServiceProcess("bank", env, port, logs / f"bank-{port}.log")
+    port, internal = int(env["VELLET_BANK_PORT"]), int(env["VELLET_BANK_INTERNAL_PORT"])
+    return ServiceProcess("bank", env, port, logs / f"bank-{port}.log", internal_port=internal)
 
 
 def new_port() -> int:

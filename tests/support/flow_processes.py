@@ -1,8 +1,9 @@
 """Real ``vellet bank serve`` / ``vellet wallet serve`` processes for fault tests.
 
 Built on :class:`vellet.bench.faults.ServiceProcess` (the drill uses the same
-class). Environments use the test service key, cheap argon2, fast streams
-and short reconciliation thresholds; ``extra`` overrides any variable.
+class). Environments use the test keys (each process its own and those
+it trusts), cheap argon2, fast streams and short reconciliation thresholds;
+``extra`` overrides any variable.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.support.bank import TEST_SECRET, bank_env
+from tests.support.bank import bank_env
+from tests.support.keys import key_env
 from vellet.bench.faults import ServiceProcess
 from vellet.common.embedded import free_port
 
@@ -24,9 +26,9 @@ def wallet_env(database_url: str, redis_url: str, bank_url: str, port: int,
         VELLET_WALLET_DATABASE_URL=database_url,
         VELLET_REDIS_URL=redis_url,
         VELLET_BANK_URL=bank_url,
-        VELLET_JWT_SECRET=TEST_SECRET,
         VELLET_SESSION_SECRET=SESSION_SECRET,
         VELLET_WALLET_PORT=str(port),
+        VELLET_WALLET_INTERNAL_PORT=str(free_port()),
         VELLET_ARGON2_MEMORY_KIB="1024",
         VELLET_ARGON2_TIME_COST="1",
         VELLET_ARGON2_PARALLELISM="1",
@@ -45,6 +47,7 @@ def wallet_env(database_url: str, redis_url: str, bank_url: str, port: int,
         VELLET_SIGNUP_MAX_PER_ADDRESS="1000000",  # every test user signs up from loopback
         VELLET_LOG_LEVEL="WARNING",
     )
+    env.update(key_env("wallet", ("bank", "operator")))
     env.update(extra)
     return env
 
@@ -54,7 +57,8 @@ def wallet_process(tmp: Path, database_url: str, redis_url: str, bank_url: str,
     port = free_port()
     env = wallet_env(database_url, redis_url, bank_url, port, **extra)
     name = env["VELLET_CONSUMER_NAME"]
-    return ServiceProcess("wallet", env, port, tmp / f"{name}-{port}.log")
+    internal = int(env["VELLET_WALLET_INTERNAL_PORT"])
+    return ServiceProcess("wallet", env, port, tmp / f"{name}-{port}.log", internal_port=internal)
 
 
 def bank_process(tmp: Path, database_url: str, redis_url: str, *, port: int | None = None,
@@ -69,4 +73,7 @@ def bank_process(tmp: Path, database_url: str, redis_url: str, *, port: int | No
         VELLET_STREAM_MAX_DELIVERIES="20",
     )
     env.update(extra)
-    return ServiceProcess("bank", env, port, tmp / f"{env['VELLET_CONSUMER_NAME']}-{port}.log")
+    log = tmp / f"{env['VELLET_CONSUMER_NAME']}-{port}.log"
+    return ServiceProcess(
+        "bank", env, port, log, internal_port=int(env["VELLET_BANK_INTERNAL_PORT"])
+    )

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.support.bank import FAST_STREAMS, TEST_TOKENS, RunningBank, holder_email
+from tests.support.keys import key_settings
 from tests.support.mailbox import session_mailbox
 from vellet.common.settings import HttpSettings, Secret
 from vellet.common.web import Site, start
@@ -33,7 +34,9 @@ from vellet.wallet.settings import (
 from vellet.wallet.state import POOL
 
 SESSION_SECRET = "wallet-session-test-secret-0123456789abcdef"
-TEST_SESSIONS = SessionSettings(secret=Secret(SESSION_SECRET))
+#: Test wallets serve plain HTTP on loopback, as ``vellet up`` does, and opt out
+#: of Secure cookies the same explicit way (the shipped default is secure).
+TEST_SESSIONS = SessionSettings(secret=Secret(SESSION_SECRET), cookie_secure=False)
 #: argon2id at test cost: the same code path, a fraction of the memory and time.
 CHEAP_PASSWORDS = PasswordSettings(memory_kib=1024, time_cost=1, parallelism=1)
 PASSWORD = "correct horse battery"
@@ -53,7 +56,9 @@ def wallet_settings(
         "redis_url": redis_url,
         "bank_url": bank_url,
         "http": HttpSettings(port=0),
+        "internal_http": HttpSettings(port=0),
         "tokens": TEST_TOKENS,
+        "keys": key_settings("wallet", ("bank", "operator")),
         "sessions": TEST_SESSIONS,
         "passwords": CHEAP_PASSWORDS,
         "login": LoginLimits(),
@@ -75,6 +80,11 @@ class RunningWallet:
     settings: WalletSettings
     site: Site
     app: web.Application
+
+    @property
+    def internal_url(self) -> str:
+        """``/internal/v1`` and ``/metrics``: the wallet's internal port."""
+        return self.site.internal_url
 
     async def stop(self) -> None:
         await self.site.stop()

@@ -7,8 +7,8 @@ child process against this test's own database.
 
 from __future__ import annotations
 
-from tests.support.bank import TEST_SECRET
 from tests.support.cli import run_vellet
+from tests.support.keys import key_env
 from tests.wallet.ledger_helpers import make_user
 from tests.wallet.stack import SESSION_SECRET
 from vellet.common.db import Pool
@@ -17,7 +17,7 @@ from vellet.common.db import Pool
 async def audit(wallet_dsn: str, redis_url: str) -> tuple[int | None, str]:
     return await run_vellet("wallet", "audit", settings={
         "VELLET_WALLET_DATABASE_URL": wallet_dsn, "VELLET_REDIS_URL": redis_url,
-        "VELLET_BANK_URL": "http://127.0.0.1:9", "VELLET_JWT_SECRET": TEST_SECRET,
+        "VELLET_BANK_URL": "http://127.0.0.1:9", **key_env("wallet", ("bank", "operator")),
         "VELLET_SESSION_SECRET": SESSION_SECRET,
     })  # fmt: skip
 

@@ -8,7 +8,8 @@ import sys
 
 import aiohttp
 
-from tests.support.bank import TEST_SECRET, RunningBank, holder_email
+from tests.support.bank import RunningBank, holder_email
+from tests.support.keys import key_env
 from tests.support.mailbox import session_mailbox
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, WalletClient, fund, registered
 from vellet.wallet.auth.demo import demo_password, sign_up_demo_users
@@ -28,7 +29,7 @@ async def test_health_readiness_and_metrics(
     ready = await alice.call("GET", "/readyz")
     assert ready.status == 200
     assert set(ready.body["checks"]) == {"postgres", "redis"}
-    async with http.get(f"{wallet.url}/metrics") as resp:
+    async with http.get(f"{wallet.internal_url}/metrics") as resp:
         text = await resp.text()
     assert 'vellet_transfers_total{kind="p2p",outcome="posted"} 1.0' in text
     assert 'vellet_transfers_total{kind="p2p",outcome="insufficient_funds"} 1.0' in text
@@ -37,7 +38,7 @@ async def test_health_readiness_and_metrics(
     assert 'vellet_signups_total{outcome="created"} 2.0' in text
     assert "vellet_outbox_unpublished" in text
     assert 'vellet_http_requests_total{method="POST",route="/api/v1/transfers"' in text
-    for secret in (TEST_SECRET, SESSION_SECRET, alice.token or "?"):
+    for secret in ("PRIVATE KEY", SESSION_SECRET, alice.token or "?"):
         assert secret not in text
 
 
@@ -89,8 +90,9 @@ async def test_cli_migrates_and_audits(wallet_dsn: str, redis_url: str) -> None:
         "VELLET_WALLET_DATABASE_URL": wallet_dsn,
         "VELLET_REDIS_URL": redis_url,
         "VELLET_BANK_URL": "http://127.0.0.1:9",
-        "VELLET_JWT_SECRET": TEST_SECRET,
+        **key_env("wallet", ("bank", "operator")),
         "VELLET_SESSION_SECRET": SESSION_SECRET,
+        **key_env("wallet", ("bank", "operator")),
     }
     for command, expected in (("migrate", b"applied 0 migration"), ("audit", b"ledger balances")):
         proc = await asyncio.create_subprocess_exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.keys import key_env
 from vellet.common.errors import ConfigError
 from vellet.wallet import settings
 
@@ -11,8 +12,9 @@ ENV = {
     "VELLET_WALLET_DATABASE_URL": "postgresql://db/wallet",
     "VELLET_REDIS_URL": "redis://r/0",
     "VELLET_BANK_URL": "http://bank:8081/",
-    "VELLET_JWT_SECRET": "s" * 32,
+    **key_env("wallet", ("bank", "operator")),
     "VELLET_SESSION_SECRET": "t" * 32,
+    **key_env("wallet", ("bank", "operator")),
 }
 
 

@@ -10,10 +10,10 @@ they change). Secrets are never here: they come from secretKeyRef in the pod.
 {{- $v := index $values .component -}}
 {{- $host := $values.config.listenHost -}}
 VELLET_LOG_LEVEL: {{ $values.config.logLevel | quote }}
-VELLET_JWT_ISSUER: {{ $values.config.jwtIssuer | quote }}
 {{- if eq .component "wallet" }}
 VELLET_WALLET_HOST: {{ $host | quote }}
 VELLET_WALLET_PORT: {{ $v.service.port | quote }}
+VELLET_WALLET_INTERNAL_PORT: {{ $v.service.internalPort | quote }}
 VELLET_BANK_URL: {{ include "vellet.url" (dict "root" $root "component" "bank") | quote }}
 VELLET_WALLET_POOL_SIZE: {{ $v.poolSize | quote }}
 VELLET_COOKIE_SECURE: {{ $v.cookieSecure | quote }}
@@ -25,6 +25,7 @@ VELLET_WALLET_RECONCILER: {{ not $values.operator.enabled | quote }}
 {{- else if eq .component "bank" }}
 VELLET_BANK_HOST: {{ $host | quote }}
 VELLET_BANK_PORT: {{ $v.service.port | quote }}
+VELLET_BANK_INTERNAL_PORT: {{ $v.service.internalPort | quote }}
 VELLET_BANK_POOL_SIZE: {{ $v.poolSize | quote }}
 {{- /* The bank mails sign-up codes to the address it holds on file, through the same
        relay as the notifier (a real bank would use its own). */}}
@@ -54,7 +55,7 @@ VELLET_SMTP_VERIFY_TLS: {{ $v.smtp.verifyTLS | quote }}
 {{- else if eq .component "operator" }}
 VELLET_OPERATOR_HOST: {{ $host | quote }}
 VELLET_OPERATOR_PORT: {{ $v.service.port | quote }}
-VELLET_WALLET_INTERNAL_URL: {{ include "vellet.url" (dict "root" $root "component" "wallet") | quote }}
+VELLET_WALLET_INTERNAL_URL: {{ include "vellet.internalUrl" (dict "root" $root "component" "wallet") | quote }}
 VELLET_BANK_URL: {{ include "vellet.url" (dict "root" $root "component" "bank") | quote }}
 VELLET_OPERATOR_NAMESPACES: {{ include "vellet.operator.namespaces" $root | quote }}
 VELLET_OPERATOR_PEERING: {{ ternary $v.peering.name "" $v.peering.enabled | quote }}

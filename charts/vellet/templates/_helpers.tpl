@@ -104,6 +104,9 @@ Secret exists (so an upgrade keeps it), else a new random one. (dict "root" $ "n
 {{/* Dependencies ----------------------------------------------------------- */}}
 
 {{- define "vellet.validate" -}}
+{{- if not .Values.keys.existingSecret -}}
+{{- fail "keys.existingSecret must name the Secret with the service keys: vellet keys generate --kubernetes-secret vellet-keys --namespace <ns> | kubectl apply -f -" -}}
+{{- end -}}
 {{- $pg := .Values.postgresql.enabled -}}
 {{- $extPg := .Values.externalPostgresql.host -}}
 {{- if and $pg $extPg -}}
@@ -202,25 +205,37 @@ postgres-password
 {{- end -}}
 {{- end -}}
 
-{{/* env entries giving VELLET_REDIS_URL; the password enters by $(VAR) expansion in the pod. */}}
+{{/*
+env entries giving one component its own VELLET_REDIS_URL: its own ACL user (the in-chart
+Redis's users are named after the components; externalRedis.users names yours), whose
+password enters by $(VAR) expansion in the pod, so no ConfigMap or manifest holds it.
+(dict "root" $ "component" "bank"); "admin" for the `helm test` pod's CONFIG GET.
+*/}}
 {{- define "vellet.redisEnv" -}}
-{{- $secret := include "vellet.redis.secretName" . -}}
-{{- $ext := .Values.externalRedis -}}
+{{- $root := .root -}}
+{{- $secret := include "vellet.redis.secretName" $root -}}
+{{- $ext := $root.Values.externalRedis -}}
+{{- $user := .component -}}
+{{- $key := printf "%s-password" .component -}}
+{{- if not $root.Values.redis.enabled -}}
+{{- $entry := index $ext.users .component -}}
+{{- $user = $entry.username -}}
+{{- $key = $entry.passwordKey -}}
+{{- end -}}
 {{- if $secret }}
 - name: VELLET_REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
-      key: {{ ternary "redis-password" $ext.passwordKey .Values.redis.enabled }}
+      key: {{ $key }}
 {{- end }}
 {{- $auth := "" -}}
 {{- if $secret -}}
-{{- $user := ternary "" $ext.username .Values.redis.enabled -}}
 {{- $auth = printf "%s:$(VELLET_REDIS_PASSWORD)@" $user -}}
 {{- end -}}
-{{- if .Values.redis.enabled }}
+{{- if $root.Values.redis.enabled }}
 - name: VELLET_REDIS_URL
-  value: {{ printf "redis://%s%s:6379/0" $auth (include "vellet.componentName" (dict "root" . "component" "redis")) | quote }}
+  value: {{ printf "redis://%s%s:6379/0" $auth (include "vellet.componentName" (dict "root" $root "component" "redis")) | quote }}
 {{- else }}
 {{- $scheme := ternary "rediss" "redis" $ext.tls.enabled -}}
 {{- $query := "" -}}
@@ -232,13 +247,57 @@ postgres-password
 {{- end }}
 {{- end -}}
 
-{{/* The service-token key every component shares. */}}
-{{- define "vellet.jwtEnv" -}}
-- name: VELLET_JWT_SECRET
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "vellet.appSecretName" . }}
-      key: jwt-secret
+{{/*
+The in-chart Redis's ACL file: the default user off, `admin` (probes, `helm test`) with
+everything, and one user per service with the rules of files/redis-acl.yaml (written from
+vellet.common.redis_acl). Passwords only as SHA-256. (dict "root" $ "passwords" (dict ...))
+*/}}
+{{- define "vellet.redis.aclFile" -}}
+{{- $rules := .root.Files.Get "files/redis-acl.yaml" | fromYaml -}}
+user default off resetkeys resetchannels -@all
+user admin on #{{ sha256sum .passwords.admin }} ~* &* +@all
+{{- range $user := list "bank" "wallet" "notifier" }}
+user {{ $user }} on #{{ sha256sum (index $.passwords $user) }} {{ index $rules $user | join " " }}
+{{- end }}
+{{ end -}}
+
+{{/*
+Service keys (keys.existingSecret, made by `vellet keys generate --kubernetes-secret`).
+Each component gets only the files its role needs: its own private key and the public
+keys of the signers it trusts -- the same roles as vellet.common.keyfiles.ROLES. No
+component is ever given bank-admin.key (the Secret does not even hold it).
+*/}}
+{{- define "vellet.keyFiles" -}}
+{{- $roles := dict "wallet" (list "wallet.key" "bank.pub" "operator.pub") "bank" (list "bank.key" "wallet.pub" "bank-admin.pub") "notifier" (list "wallet.pub") "operator" (list "operator.key") -}}
+{{- index $roles . | join "," -}}
+{{- end -}}
+
+{{/* env entries naming the mounted key files. (dict "root" $ "component" "bank") */}}
+{{- define "vellet.keyEnv" -}}
+{{- range $file := splitList "," (include "vellet.keyFiles" .component) }}
+{{- $signer := trimSuffix ".pub" (trimSuffix ".key" $file) }}
+- name: VELLET_{{ $signer | upper | replace "-" "_" }}{{ if hasSuffix ".pub" $file }}_PUBLIC{{ end }}_KEY_FILE
+  value: /etc/vellet/keys/{{ $file }}
+{{- end }}
+{{- end -}}
+
+{{/* The keys volume: only the component's own items of the keys Secret. */}}
+{{- define "vellet.keyVolume" -}}
+- name: keys
+  secret:
+    secretName: {{ .root.Values.keys.existingSecret }}
+    defaultMode: 0440
+    items:
+      {{- range $file := splitList "," (include "vellet.keyFiles" .component) }}
+      - key: {{ $file }}
+        path: {{ $file }}
+      {{- end }}
+{{- end -}}
+
+{{- define "vellet.keyMount" -}}
+- name: keys
+  mountPath: /etc/vellet/keys
+  readOnly: true
 {{- end -}}
 
 {{/* Volumes and mounts for dependency CA certificates (external servers only). */}}
@@ -273,4 +332,15 @@ postgres-password
 {{- define "vellet.url" -}}
 {{- $values := index .root.Values .component -}}
 {{- printf "http://%s:%v" (include "vellet.componentName" .) $values.service.port -}}
+{{- end -}}
+
+{{/* The internal port's URL of the wallet or the bank (internal API, admin routes, /metrics). */}}
+{{- define "vellet.internalUrl" -}}
+{{- $values := index .root.Values .component -}}
+{{- printf "http://%s:%v" (include "vellet.componentName" .) $values.service.internalPort -}}
+{{- end -}}
+
+{{/* The name of the port /metrics answers on: "internal" where a component has one, else "http". */}}
+{{- define "vellet.metricsPort" -}}
+{{- ternary "internal" "http" (hasKey (index .root.Values .component).service "internalPort") -}}
 {{- end -}}

@@ -96,6 +96,11 @@ spec:
             - name: http
               containerPort: {{ $port }}
               protocol: TCP
+            {{- with $v.service.internalPort }}
+            - name: internal
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "vellet.componentName" $ctx }}
@@ -129,6 +134,7 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- include "vellet.keyMount" $ctx | nindent 12 }}
             {{- with include "vellet.caMounts" $root | trim }}{{ . | nindent 12 }}{{- end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
@@ -137,6 +143,7 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- include "vellet.keyVolume" $ctx | nindent 8 }}
         {{- with include "vellet.caVolumes" $root | trim }}{{ . | nindent 8 }}{{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
@@ -165,6 +172,7 @@ spec:
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- include "vellet.keyMount" $ctx | nindent 4 }}
     {{- with include "vellet.caMounts" $root | trim }}{{ . | nindent 4 }}{{- end }}
 {{- end -}}
 
@@ -193,6 +201,14 @@ spec:
       port: {{ $v.service.port }}
       targetPort: http
       protocol: TCP
+    {{- with $v.service.internalPort }}
+    {{- /* The internal API / admin routes and /metrics: the NetworkPolicy, not the
+           Service, keeps it to the operator and Prometheus; the ingress never routes here. */}}
+    - name: internal
+      port: {{ . }}
+      targetPort: internal
+      protocol: TCP
+    {{- end }}
 {{- end -}}
 
 {{- define "vellet.serviceAccount" -}}

@@ -1,10 +1,12 @@
 """The wallet's internal API (API.md, "Wallet (internal)"): services only.
 
-Routed under ``/internal/v1`` on the wallet's own app and port, and
+Routed under ``/internal/v1`` on the wallet's internal app and port
+(``VELLET_WALLET_INTERNAL_PORT``; the public port answers 404), and
 protected by a service JWT for the ``vellet-wallet-internal`` audience
-(minted with ``VELLET_JWT_SECRET``; a token for the bank, or a user's
-session, is refused). **An ingress must never route ``/internal``**: only
-in-cluster callers (the operator) reach it, through the Service.
+signed with the operator's key, ``sub`` = ``operator`` (a token for the
+bank, one signed by any other key, or a user's session, is refused).
+**An ingress must never route ``/internal``**: only in-cluster callers (the
+operator) reach it, through the Service.
 
 * ``POST /internal/v1/transfers`` creates a transfer on behalf of
   ``from_account``: the public body plus ``from_account``, with the same
@@ -48,7 +50,10 @@ routes = web.RouteTableDef()
 def _authorise(request: web.Request) -> tokens.Principal:
     token = tokens.bearer(request.headers.get("Authorization"))
     return tokens.verify(
-        request.app[SETTINGS].tokens, token, audience=tokens.WALLET_INTERNAL_AUDIENCE
+        request.app[SETTINGS].keys,
+        token,
+        audience=tokens.WALLET_INTERNAL_AUDIENCE,
+        accept=tokens.WALLET_INTERNAL,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from vellet.common import plaintext
 from vellet.common.money import CURRENCY_EXPONENTS
 from vellet.wallet import wire
 from vellet.wallet.auth import rules as auth_rules
@@ -34,7 +35,15 @@ def schemas() -> dict[str, Any]:
     account = {"type": "string", "pattern": _ACCOUNT_PATTERN}
     text = {"type": "string"}
     stamp = {"type": "string", "format": "date-time"}
-    note = _nullable({"type": "string", "maxLength": wire.NOTE_MAX, "pattern": "^[^\\u0000]*$"})
+    note = _nullable({
+        "type": "string",
+        "maxLength": wire.NOTE_MAX,
+        "pattern": plaintext.schema_pattern(),
+        "description": "Shown to both parties and in their e-mails: visible text on one line. "
+        "Control and format characters (Unicode Cc, Cf: newlines, tabs, bidi overrides, "
+        "zero-width characters) and line/paragraph separators are refused with 422 "
+        "`invalid_note`.",
+    })  # fmt: skip
     user = {
         "account_number": account,
         "name": text,

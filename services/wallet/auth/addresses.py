@@ -11,6 +11,13 @@ one of them is the client. A client that prepends a fake address gains
 nothing: it is left of its own real address, which is found first.
 
 With no trusted proxies configured the header is ignored entirely.
+
+What is counted is not always one address. An IPv6 client is handed a
+whole /64 (the smallest prefix a site gets, by RFC 6177 usually far more),
+so counting each /128 would give one attacker 2**64 budgets: an IPv6
+address is counted by its /64. An IPv4 address stays itself, and an
+IPv4-mapped IPv6 address (``::ffff:203.0.113.7``, what a dual-stack socket
+reports for an IPv4 peer) is that IPv4 address, so it shares its budget.
 """
 
 from __future__ import annotations
@@ -25,9 +32,24 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def _ip(address: str) -> Address | None:
     try:
-        return ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # an IPv4 peer seen through a dual-stack socket
+    return ip
+
+
+def budget_key(address: str) -> str:
+    """What one client's attempts are counted under: IPv4 as is, IPv6 by its /64."""
+    ip = _ip(address)
+    if ip is None:
+        return address  # "unknown" (no peer): one shared budget
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    # From the integer, not ip_network(): a zone id ("fe80::1%eth0") must not
+    # make two hosts of one /64 differ.
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
 def _trusted(ip: Address, trusted: Sequence[Network]) -> bool:
@@ -37,11 +59,15 @@ def _trusted(ip: Address, trusted: Sequence[Network]) -> bool:
 def client_address(
     peer: str | None, forwarded_for: Iterable[str], trusted: Sequence[Network]
 ) -> str:
-    """The address to count a login against.
+    """The key to count a login or sign-up against (see :func:`budget_key`).
 
     ``peer`` is the TCP peer; ``forwarded_for`` the values of every
     ``X-Forwarded-For`` header in order (each may hold a comma-separated list).
     """
+    return budget_key(_client(peer, forwarded_for, trusted))
+
+
+def _client(peer: str | None, forwarded_for: Iterable[str], trusted: Sequence[Network]) -> str:
     client = peer or "unknown"
     peer_ip = _ip(client)
     if not trusted or peer_ip is None or not _trusted(peer_ip, trusted):

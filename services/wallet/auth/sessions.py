@@ -30,6 +30,7 @@ from typing import Any, Final
 import jwt
 from aiohttp import web
 
+from vellet.common.digits import whole_number
 from vellet.common.errors import Forbidden, Unauthorized
 from vellet.wallet.settings import SessionSettings
 
@@ -85,16 +86,10 @@ def verify(settings: SessionSettings, token: str) -> Session:
         raise Unauthorized(
             "the session is not valid; log in again", code="invalid_session"
         ) from None
-    sub, acct, csrf = claims.get("sub"), claims.get("acct"), claims.get("csrf")
-    if not (
-        isinstance(sub, str)
-        and sub.isascii()
-        and sub.isdigit()
-        and isinstance(acct, str)
-        and isinstance(csrf, str)
-    ):
+    sub, acct, csrf = whole_number(claims.get("sub")), claims.get("acct"), claims.get("csrf")
+    if sub is None or not (isinstance(acct, str) and isinstance(csrf, str)):
         raise Unauthorized("the session is not valid; log in again", code="invalid_session")
-    return Session(int(sub), acct, csrf, datetime.fromtimestamp(int(claims["exp"]), UTC))
+    return Session(sub, acct, csrf, datetime.fromtimestamp(int(claims["exp"]), UTC))
 
 
 class Verifier:

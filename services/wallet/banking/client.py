@@ -2,10 +2,11 @@
 
 Services never import each other, so this is the wallet's own view of the
 bank's contract (API.md, "Bank"). It presents a short-lived service JWT for
-the bank's audience, bounds every call with a timeout, and maps every way
-the bank can fail (down, slow, 5xx, garbage) to one error the wallet can
-answer with: 503 ``bank_unavailable``. The aiohttp session and base URL are
-injected, so tests point it at a real bank on a random port.
+the bank's audience, signed with the wallet's own key, bounds every call
+with a timeout, and maps every way the bank can fail (down, slow, 5xx,
+garbage) to one error the wallet can answer with: 503 ``bank_unavailable``.
+The aiohttp session and base URL are injected, so tests point it at a real
+bank on a random port.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from vellet.common import tokens
+from vellet.common import jsontext, tokens
 from vellet.common.errors import Unavailable
-from vellet.common.settings import TokenSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +45,16 @@ class BankClient:
         self,
         session: aiohttp.ClientSession,
         base_url: str,
-        token_settings: TokenSettings,
+        issuer: tokens.Issuer,
         timeout: float,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
-        self._tokens = token_settings
+        self._issuer = issuer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def _headers(self) -> dict[str, str]:
-        token = tokens.mint(self._tokens, audience=tokens.BANK_AUDIENCE, subject="wallet")
+        token = self._issuer.mint(audience=tokens.BANK_AUDIENCE)
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     async def _call(
@@ -70,7 +70,7 @@ class BankClient:
                 if response.status not in expected:
                     log.warning("bank answered %d to %s", response.status, what)
                     raise _unavailable()
-                data = await response.json() if response.status == 200 else None
+                data = await response.json(loads=jsontext.loads) if response.status == 200 else None
                 return response.status, data
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
             log.warning("bank %s failed: %s", what, type(err).__name__)
@@ -120,15 +120,15 @@ class BankTransfers:
     """
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str,
-                 token_settings: TokenSettings, timeout: float) -> None:  # fmt: skip
+                 issuer: tokens.Issuer, timeout: float) -> None:  # fmt: skip
         self._session = session
         self._base = base_url.rstrip("/")
-        self._tokens = token_settings
+        self._issuer = issuer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def execute(self, request: dict[str, str]) -> Any:
         """The bank's JSON outcome of ``request``; :class:`BankNoAnswer` otherwise."""
-        token = tokens.mint(self._tokens, audience=tokens.BANK_AUDIENCE, subject="wallet")
+        token = self._issuer.mint(audience=tokens.BANK_AUDIENCE)
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
             async with self._session.post(
@@ -138,7 +138,7 @@ class BankTransfers:
                 if response.status != 200:
                     log.warning("bank answered %d to a transfer", response.status)
                     raise BankNoAnswer(f"HTTP {response.status}")
-                return await response.json()
+                return await response.json(loads=jsontext.loads)
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
             raise BankNoAnswer(type(err).__name__) from None
 

@@ -5,10 +5,16 @@ request came over HTTP or from the request stream). The wallet consumes it
 as group ``wallet``; any replica may get any result. Applying is a
 conditional update from ``pending``/``queued``, so a result that arrives
 twice, or after the direct answer already finished the transfer, changes
-nothing. A result that names an unknown transfer, or describes another
-movement than the transfer's own, is never applied: the handler raises, the
-message is retried and finally dead-lettered to ``vellet:bank:results:dead``
-for a human to look at (and counted).
+nothing.
+
+Before anything is applied (and nothing is retried that could never
+succeed), a result is refused, dead-lettered to ``vellet:bank:results:dead``
+with a reason and counted: unless the bank signed it for this stream (the
+:class:`Consumer` verifies with the bank's public keys only), when it lacks
+a field (``missing_field``; every movement field is required), and when it
+describes another movement than the transfer it names, or names no transfer
+of this wallet (``mismatch``: amount, account, direction and currency are
+compared with the wallet's own row in the same UPDATE that settles it).
 """
 
 from __future__ import annotations
@@ -16,19 +22,37 @@ from __future__ import annotations
 from typing import Final
 
 from vellet.common import streams
+from vellet.common.keys import KeySettings
 from vellet.common.settings import StreamSettings
 from vellet.wallet.banking import rules
 from vellet.wallet.banking.service import BankFlow
+from vellet.wallet.banking.store import ResultMismatch, UnknownTransfer
 
 GROUP: Final = "wallet"
 
 
+def parse_result(fields: streams.Fields) -> rules.BankResult:
+    """A verified message -> the outcome it holds; Refused when it holds none."""
+    try:
+        return rules.parse_bank_result(streams.payload_of(fields))
+    except (KeyError, rules.MissingField) as err:
+        raise streams.Refused("missing_field", str(err)[:200]) from None
+    except (ValueError, TypeError) as err:
+        raise streams.Refused("malformed", str(err)[:200]) from None
+
+
 def result_consumer(flow: BankFlow, redis: streams.Redis, name: str,
-                    settings: StreamSettings) -> streams.Consumer:  # fmt: skip
+                    settings: StreamSettings, keys: KeySettings) -> streams.Consumer:  # fmt: skip
     async def handle(fields: streams.Fields) -> None:
-        result = rules.parse_bank_result(streams.payload_of(fields))
-        await flow.apply(result, "stream")
+        result = parse_result(fields)
+        try:
+            await flow.apply(result, "stream")
+        except ResultMismatch:
+            raise streams.Refused("mismatch", "describes another movement") from None
+        except UnknownTransfer:
+            raise streams.Refused("mismatch", "names no transfer of this wallet") from None
 
     return streams.Consumer(
-        redis, streams.BANK_RESULTS, GROUP, name, handle, settings, flow.metrics.streams
-    )
+        redis, streams.BANK_RESULTS, GROUP, name, handle, settings, flow.metrics.streams,
+        trusted=keys.keys_of("bank"),
+    )  # fmt: skip

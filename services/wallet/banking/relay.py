@@ -8,6 +8,9 @@ one pipelined round trip, then deletes the rows and marks the transfers
 the batch again: harmless, the bank executes each transfer id once and the
 wallet applies each outcome once. A row whose transfer is already final (a
 re-drive that raced with its result) is dropped without being sent.
+
+Each request is signed with the wallet's key when it is published, so a
+re-drive (the reconciler writes the row again) is signed afresh.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncpg
 
 from vellet.common import streams
 from vellet.common.db import Pool
+from vellet.common.keys import PrivateKey
 from vellet.common.relay import Relay
 from vellet.wallet.banking import queue_store
 from vellet.wallet.banking.metrics import FlowMetrics
@@ -31,11 +35,12 @@ BATCH: Final = 200
 
 class BankRequestRelay(Relay):
     def __init__(self, pool: Pool, redis: streams.Redis, interval: float,
-                 metrics: FlowMetrics) -> None:  # fmt: skip
+                 metrics: FlowMetrics, signer: PrivateKey) -> None:  # fmt: skip
         super().__init__("bank request relay", interval)
         self._pool = pool
         self._redis = redis
         self._metrics = metrics
+        self._signer = signer
 
     async def drain(self) -> int:
         """Publish every due request; return how many rows were handled."""
@@ -54,7 +59,8 @@ class BankRequestRelay(Relay):
             live = [r for r in rows if r["state"] in UNFINISHED]
             payloads = [_request(r) for r in live]
             if payloads:
-                await streams.publish_many(self._redis, streams.BANK_REQUESTS, payloads)
+                await streams.publish_many(self._redis, streams.BANK_REQUESTS, payloads,
+                                           self._signer)  # fmt: skip
             await queue_store.published(conn, [r["transfer_id"] for r in rows])
         self._metrics.requests_published.inc(len(payloads))
         return len(rows)

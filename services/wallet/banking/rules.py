@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from vellet.common.digits import whole_number
 from vellet.common.errors import InvalidRequest, VelletError
 from vellet.common.money import format_amount, parse_amount
 from vellet.wallet import wire
@@ -105,6 +106,15 @@ def bank_request(transfer_id: uuid.UUID, account_number: str, kind: str, amount:
     }
 
 
+class MissingField(ValueError):
+    """A bank outcome without a field the wallet needs to check it."""
+
+
+#: What a bank outcome must say it moved, so the wallet can compare it with
+#: the transfer it names. An outcome without one of them is never applied.
+MOVEMENT_FIELDS: Final = ("account_number", "direction", "amount", "currency")
+
+
 @dataclass(frozen=True)
 class BankResult:
     """The bank's outcome of one transfer (its HTTP answer or a result message)."""
@@ -113,11 +123,12 @@ class BankResult:
     bank_txn_id: uuid.UUID
     succeeded: bool
     reason: str | None
-    #: What the bank says it moved; checked against the transfer before use.
-    account_number: str | None = None
-    direction: str | None = None
-    amount: int | None = None
-    currency: str | None = None
+    #: What the bank says it moved; the transfer is finished only if every one
+    #: of them equals the transfer's own (checked in the same UPDATE).
+    account_number: str
+    direction: str
+    amount: int
+    currency: str
 
     def final_state(self, kind: str) -> FinalState:
         if self.succeeded:
@@ -130,59 +141,56 @@ class BankResult:
         return (self.reason or "rejected_by_bank")[:200]
 
     def contradicts(self, kind: str, account_number: str, amount: int, currency: str) -> bool:
-        """Whether the bank describes another movement than the transfer's own.
-
-        Fields the bank did not send are not held against it (its HTTP answer
-        carries them all today; a leaner one would still be usable).
-        """
+        """Whether the bank describes another movement than the transfer's own."""
         return (
-            (self.direction is not None and self.direction != DIRECTIONS.get(kind))
-            or (self.account_number is not None and self.account_number != account_number)
-            or (self.amount is not None and self.amount != amount)
-            or (self.currency is not None and self.currency != currency)
+            self.direction != DIRECTIONS.get(kind)
+            or self.account_number != account_number
+            or self.amount != amount
+            or self.currency != currency
         )
 
 
 def parse_bank_result(data: Any, transfer_id: uuid.UUID | None = None) -> BankResult:
-    """Read the bank's outcome; ValueError when it is not one.
+    """Read the bank's outcome; ValueError (MissingField for an absent field) when it is not one.
 
     ``transfer_id`` is the id the caller asked about (the HTTP path); a
-    result message names its own.
+    result message names its own. Every movement field is required: an
+    outcome that does not say what it moved cannot be checked, so it is
+    refused rather than applied on trust.
     """
     if not isinstance(data, Mapping):
         raise ValueError("a bank outcome must be a JSON object")  # noqa: TRY004 - one error kind
+    absent = [
+        k for k in ("transfer_id", "bank_txn_id", "status", *MOVEMENT_FIELDS) if k not in data
+    ]
+    if absent:
+        raise MissingField(f"a bank outcome lacks {', '.join(absent)}")
     status = data.get("status")
     if status not in ("succeeded", "rejected"):
         raise ValueError("a bank outcome's status must be succeeded or rejected")
     ident = uuid.UUID(str(data.get("transfer_id"))) if transfer_id is None else transfer_id
-    if transfer_id is not None and data.get("transfer_id") not in (None, str(transfer_id)):
+    if transfer_id is not None and data.get("transfer_id") != str(transfer_id):
         raise ValueError("the bank answered about another transfer")
     reason = data.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise ValueError("a bank outcome's reason must be a string")
-    currency = data.get("currency")
-    amount = data.get("amount")
-    minor = None
-    if isinstance(currency, str) and amount is not None:
-        try:
-            minor = parse_amount(amount, currency)
-        except VelletError as err:
-            raise ValueError(f"a bank outcome's amount is unusable: {err.detail}") from None
+    texts = {k: data[k] for k in ("account_number", "direction", "currency")}
+    if not all(isinstance(v, str) for v in texts.values()):
+        raise ValueError("a bank outcome's account_number, direction and currency are strings")
+    try:
+        minor = parse_amount(data["amount"], texts["currency"])
+    except VelletError as err:
+        raise ValueError(f"a bank outcome's amount is unusable: {err.detail}") from None
     return BankResult(
         transfer_id=ident,
         bank_txn_id=uuid.UUID(str(data.get("bank_txn_id"))),
         succeeded=status == "succeeded",
         reason=reason if status == "rejected" else None,
-        account_number=_optional_text(data, "account_number"),
-        direction=_optional_text(data, "direction"),
+        account_number=texts["account_number"],
+        direction=texts["direction"],
         amount=minor,
-        currency=currency if isinstance(currency, str) else None,
+        currency=texts["currency"],
     )
-
-
-def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
 
 
 def response_status(state: str) -> int:
@@ -190,17 +198,13 @@ def response_status(state: str) -> int:
     return 202 if state in UNFINISHED else 201
 
 
-def _digits(raw: str) -> bool:
-    """ASCII digits only: ``int()`` would also read full-width or Arabic-Indic digits."""
-    return raw.isascii() and raw.isdigit()
-
-
 def parse_older_than(raw: str | None, default: int = 60) -> int:
     if raw is None:
         return default
-    if not _digits(raw) or int(raw) > 10 * 365 * 86400:
+    seconds = whole_number(raw)
+    if seconds is None or seconds > 10 * 365 * 86400:
         raise InvalidRequest("older_than must be a whole number of seconds", code="invalid_query")
-    return int(raw)
+    return seconds
 
 
 def parse_stuck_state(raw: str | None) -> str:
@@ -213,7 +217,8 @@ def parse_stuck_state(raw: str | None) -> str:
 def parse_list_limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
     if raw is None:
         return default
-    if not _digits(raw) or not 1 <= int(raw) <= maximum:
+    limit = whole_number(raw)
+    if limit is None or not 1 <= limit <= maximum:
         raise InvalidRequest(f"limit must be a whole number from 1 to {maximum}",
                              code="invalid_limit")  # fmt: skip
-    return int(raw)
+    return limit

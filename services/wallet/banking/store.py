@@ -119,7 +119,7 @@ async def _known_key(conn: Conn, user_id: int, key: str, fingerprint: str) -> Op
     """The rules of ``wallet_p2p_batch`` for a key seen before (same table, same lock)."""
     row = await conn.fetchrow(
         "SELECT fingerprint, state, response_status, response_body::text AS body, "
-        "expires_at IS NOT NULL AND expires_at <= now() AS expired "
+        "wallet_key_expired(state, expires_at, transfer_id) AS expired "  # 0005
         "FROM idempotency_keys WHERE user_id = $1 AND key = $2",
         user_id,
         key,
@@ -214,9 +214,8 @@ UPDATE transfers SET
     state = CASE WHEN $2 THEN 'posted' WHEN kind = 'withdrawal' THEN 'voided' ELSE 'failed' END,
     failure_reason = $3, bank_txn_id = $4, updated_at = now(), finished_at = now()
 WHERE id = $1 AND state IN {UNFINISHED_SQL} AND kind IN ('deposit', 'withdrawal')
-  AND ($5::bigint IS NULL OR amount = $5) AND ($6::text IS NULL OR currency = $6)
-  AND ($7::text IS NULL OR from_account = $7)
-  AND ($8::text IS NULL OR kind = CASE $8 WHEN 'to_wallet' THEN 'deposit' ELSE 'withdrawal' END)
+  AND amount = $5 AND currency = $6 AND from_account = $7
+  AND kind = CASE $8 WHEN 'to_wallet' THEN 'deposit' WHEN 'from_wallet' THEN 'withdrawal' END
 RETURNING {TRANSFER_COLUMNS}, debit_account_id, credit_account_id,
           extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
 """  # noqa: S608 - constants only

@@ -8,8 +8,8 @@ Everything starts and stops inside ``create_app``'s ``cleanup_ctx``, so
   default), stopped gracefully through ``Consumer.run_in_background``;
 * the reconciler timer (``VELLET_WALLET_RECONCILER``, on by default; off in
   a cluster, where the operator re-drives);
-* the internal API routes and the metrics refreshers (queue depth of both
-  bank streams, unfinished transfers, outbox backlog, breaker state).
+* the metrics refreshers (queue depth of both bank streams, unfinished
+  transfers, outbox backlog, breaker state).
 
 Shutdown runs in reverse: consumer and timer first, then the relay, then
 (in ``app``) the event relay and the pools they all use.
@@ -54,8 +54,9 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     settings, fm = app[SETTINGS], app[FLOW_METRICS]
     pool, redis, flow_settings = app[POOL], app[REDIS], app[SETTINGS].flows
     http = aiohttp.ClientSession()
-    bank = BankTransfers(http, settings.bank_url, settings.tokens, flow_settings.transfer_timeout)
-    relay = BankRequestRelay(pool, redis, flow_settings.relay_interval, fm)
+    bank = BankTransfers(http, settings.bank_url, settings.issuer(), flow_settings.transfer_timeout)
+    relay = BankRequestRelay(pool, redis, flow_settings.relay_interval, fm,
+                             settings.keys.signer())  # fmt: skip
     flow = BankFlow(pool, bank, relay, flow_settings, fm, app[RELAY].wake)
     app[FLOW] = flow
     fm.show_breaker(flow.breaker)
@@ -70,7 +71,8 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(timer.run(), name="wallet-reconciler"))
     try:
         if flow_settings.consume_results:
-            consumer = result_consumer(flow, redis, flow_settings.consumer_name, settings.streams)
+            consumer = result_consumer(flow, redis, flow_settings.consumer_name, settings.streams,
+                                       settings.keys)  # fmt: skip
             async for _ in consumer.run_in_background():
                 yield
         else:

@@ -6,7 +6,8 @@ rows (``FOR UPDATE SKIP LOCKED``: replicas share the work without sending a
 row twice at once), XADDs them in one pipelined batch and deletes them
 in the same transaction. A crash after XADD and before COMMIT
 sends that batch again: delivery is at-least-once and the notifier
-de-duplicates on ``event_id``. Requests wake the relay right after their
+de-duplicates on ``event_id``. Every event is signed with the wallet's key
+(the notifier trusts no other). Requests wake the relay right after their
 commit; a timer sweeps whatever a crash or another replica left behind.
 """
 
@@ -19,6 +20,7 @@ from prometheus_client import Counter
 
 from vellet.common import streams
 from vellet.common.db import Pool
+from vellet.common.keys import PrivateKey
 from vellet.common.relay import Relay
 from vellet.wallet.events import store
 from vellet.wallet.events.payload import transfer_event
@@ -33,6 +35,7 @@ class OutboxRelay(Relay):
         redis: streams.Redis,
         interval: float,
         published: Counter,
+        signer: PrivateKey,
         linger: float = 0.2,
     ) -> None:
         super().__init__("outbox relay", interval)
@@ -42,6 +45,7 @@ class OutboxRelay(Relay):
         self._pool = pool
         self._redis = redis
         self._published = published
+        self._signer = signer
 
     async def drain(self) -> int:
         """Publish everything unpublished; return how many events went out."""
@@ -58,7 +62,7 @@ class OutboxRelay(Relay):
             if not rows:
                 return 0
             events = [transfer_event(row) for row in rows]
-            await streams.publish_many(self._redis, streams.TRANSFER_EVENTS, events)
+            await streams.publish_many(self._redis, streams.TRANSFER_EVENTS, events, self._signer)
             await store.forget_published(conn, [row["id"] for row in rows])
         self._published.inc(len(rows))
         return len(rows)

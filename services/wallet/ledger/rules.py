@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from vellet.common.digits import whole_number
 from vellet.common.errors import InvalidRequest, problem_body
 from vellet.common.money import format_amount, parse_amount
 from vellet.wallet.wire import account_number, no_unknown_fields, parse_note
@@ -133,7 +134,8 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
             micros, _, ident = raw.partition(":")
-            created = _EPOCH + timedelta(microseconds=int(micros)) if micros.isdigit() else None
+            number = whole_number(micros)
+            created = None if number is None else _EPOCH + timedelta(microseconds=number)
             parsed = uuid.UUID(ident)
         except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
             raise bad from None
@@ -145,8 +147,9 @@ class Cursor:
 def history_limit(raw: str | None) -> int:
     if raw is None:
         return HISTORY_DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= HISTORY_MAX_LIMIT:
+    limit = whole_number(raw)
+    if limit is None or not 1 <= limit <= HISTORY_MAX_LIMIT:
         raise InvalidRequest(
             f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}", code="invalid_limit"
         )
-    return int(raw)
+    return limit

@@ -16,6 +16,10 @@ expired) so the logged-out token cannot open a new socket anywhere.
 The stream positions survive a Redis outage (the loop retries from where it
 was), so a blip delays events but loses none; a replica restart loses its
 sockets, and the pages re-read everything when they reconnect.
+
+An event reaches a page only if the wallet signed it for the event stream
+(its own public key): anything else XADDed there is ignored here, and the
+notifier dead-letters and counts it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ import redis.exceptions
 from aiohttp import web
 
 from vellet.common import streams
-from vellet.wallet.state import REDIS
+from vellet.common.keys import PublicKey
+from vellet.wallet.state import REDIS, SETTINGS
 from vellet.wallet.web import rules
 
 log = logging.getLogger(__name__)
@@ -68,8 +73,11 @@ class Subscriber:
 
 
 class LiveHub:
-    def __init__(self, redis: streams.Redis, block_ms: int = 250) -> None:
+    def __init__(self, redis: streams.Redis, trusted: tuple[PublicKey, ...],
+                 block_ms: int = 250) -> None:  # fmt: skip
         self._redis = redis
+        #: The wallet's own public key(s): the only signer of transfer events.
+        self._trusted = trusted
         # Short blocks: stopping waits for the read in flight rather than
         # cancelling it (a cancelled blocking read can hang the Redis client).
         self._block_ms = block_ms
@@ -159,9 +167,10 @@ class LiveHub:
             self._close_session(fields.get("fingerprint", ""))
             return
         try:
+            streams.verify(stream, fields, self._trusted)
             event = streams.payload_of(fields)
-        except (ValueError, TypeError, KeyError):
-            return  # not ours to judge: the notifier dead-letters malformed events
+        except (streams.Refused, ValueError, TypeError, KeyError):
+            return  # not ours to judge: the notifier dead-letters and counts it
         message = rules.live_message(event)
         if message is None:
             return
@@ -178,7 +187,7 @@ async def going_away(app: web.Application) -> None:
 
 async def running(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the hub reads while the app serves."""
-    live_hub = app[HUB] = LiveHub(app[REDIS])
+    live_hub = app[HUB] = LiveHub(app[REDIS], (app[SETTINGS].keys.signer().public(),))
     task = asyncio.create_task(live_hub.run(), name="wallet-live-hub")
     yield
     live_hub.stopping.set()

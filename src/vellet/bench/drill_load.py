@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ class Tally:
     retries: int = 0
     gave_up: int = 0
     done: int = 0
+    #: Every attempt: (sent, answered, status), monotonic seconds; status 0 when no
+    #: answer came (refused, reset, timed out). The drill reads what each fault did.
+    attempts: list[tuple[float, float, int]] = field(default_factory=list)
+    #: Seconds a client waits for one answer before it tries again.
+    timeout: float = 15.0
 
 
 def plan(users: list[User], n: int, seed: int) -> list[Step]:
@@ -64,10 +70,10 @@ def plan(users: list[User], n: int, seed: int) -> list[Step]:
 
 
 async def post(http: aiohttp.ClientSession, url: str, user: User, body: dict[str, Any],
-               key: str) -> tuple[int, Any]:  # fmt: skip
+               key: str, limit: float = 15.0) -> tuple[int, Any]:  # fmt: skip
     headers = {"Authorization": f"Bearer {user.token}", "Idempotency-Key": key}
     async with http.post(f"{url}/api/v1/transfers", json=body, headers=headers,
-                         timeout=aiohttp.ClientTimeout(total=15)) as resp:  # fmt: skip
+                         timeout=aiohttp.ClientTimeout(total=limit)) as resp:  # fmt: skip
         return resp.status, await resp.json(content_type=None)
 
 
@@ -76,9 +82,12 @@ async def submit(http: aiohttp.ClientSession, wallets: list[str], step: Step,
     body = {"kind": step.kind, "amount": step.amount, "currency": "INR"}
     for attempt in range(240):
         url = wallets[(step.index + attempt) % len(wallets)]  # another replica on retry
+        sent = time.monotonic()
         try:
-            status, answer = await post(http, url, step.user, body, step.key)
+            status, answer = await post(http, url, step.user, body, step.key, tally.timeout)
+            tally.attempts.append((sent, time.monotonic(), status))
         except (aiohttp.ClientError, TimeoutError, ValueError):
+            tally.attempts.append((sent, time.monotonic(), 0))
             status, answer = 503, None
         if status not in _AGAIN:
             break

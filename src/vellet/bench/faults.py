@@ -38,10 +38,17 @@ class ServiceProcess:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: Its internal port (``/metrics``, internal and admin routes), if it has one.
+    internal_port: int | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        """Where its ``/metrics`` answers: the internal port, or its only one."""
+        return f"http://127.0.0.1:{self.internal_port or self.port}"
 
     @property
     def pid(self) -> int | None:

@@ -10,6 +10,9 @@ The ratio tells how close a full transfer (HTTP, session check, JSON, its
 share of a ledger transaction with its entries, idempotency record and
 outbox row) gets to the database's raw small-transaction rate on this
 machine. ``--batch-max 1`` turns group commit off, for comparison.
+``--signing both`` runs a second set of wallets that publish their events
+unsigned (``vellet.bench.unsigned_wallet``) and alternates the two in every
+round, so the cost of signing stream messages is read from one run.
 
 Embedded PostgreSQL and Redis are started unless URLs are given. Users are
 written straight into the ledger with settled deposits and sessions minted
@@ -38,6 +41,7 @@ import asyncpg
 
 from vellet.bench import faults
 from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.common import keyfiles, redis_acl
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -75,6 +79,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--batch-concurrency", type=int, default=1, help="VELLET_P2P_BATCH_CONCURRENCY"
     )
+    parser.add_argument(
+        "--signing", choices=("on", "off", "both"), default="on",
+        help="sign stream messages (on, as deployed), not (off), or alternate both",
+    )  # fmt: skip
     parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
     parser.add_argument("--redis-url", help="default: embedded")
     parser.add_argument("--no-fsync", action="store_true", help="embedded PG without fsync")
@@ -88,9 +96,15 @@ def _main(args: argparse.Namespace) -> int:
         tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
         servers(args, Path(tmp)) as found,
     ):
-        result = asyncio.run(_run(args, found))
-    print(result.table(args))
-    return 0 if result.invariant_ok else 1
+        results = asyncio.run(_run(args, found))
+    for mode, result in results.items():
+        if len(results) > 1:
+            print(f"signing {mode}:")
+        print(result.table(args))
+    if len(results) > 1:
+        on, off = (statistics.median(r.ratio for r in results[m].rounds) for m in ("on", "off"))
+        print(f"median ratio signed {on:.2f}, unsigned {off:.2f}: {(on / off - 1) * 100:+.1f} %")
+    return 0 if all(r.invariant_ok for r in results.values()) else 1
 
 
 @dataclass
@@ -141,8 +155,9 @@ def servers(args: argparse.Namespace, tmp: Path) -> Iterator[Servers]:
             admin_url = pg.admin_url
         redis_url = args.redis_url
         if redis_url is None:
-            redis = EmbeddedRedis(tmp / "redis", persistent=False).start()
-            redis_url = redis.url
+            redis = EmbeddedRedis(tmp / "redis", persistent=False,
+                                  passwords=redis_acl.generate_passwords()).start()  # fmt: skip
+            redis_url = redis.url_for("wallet")  # the only service it runs
         yield Servers(admin_url, redis_url, EmbeddedPostgres(tmp).pgbench())
     finally:
         if redis is not None:
@@ -175,9 +190,12 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         raise ConfigError(f"the wallet did not start: {err}") from None
 
 
-def spawn(component: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(component: str, env: dict[str, str], *, signing: str = "on") -> subprocess.Popen[bytes]:
+    serve = ["-m", "vellet", component, "serve"]
+    if signing == "off":
+        serve = ["-m", "vellet.bench.unsigned_wallet"]
     return subprocess.Popen(
-        [sys.executable, "-m", "vellet", component, "serve"],
+        [sys.executable, *serve],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -194,12 +212,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def _run(args: argparse.Namespace, found: Servers) -> Result:
+async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
     wallet_db = await fresh_database(found.admin_url, "bench_wallet")
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
-        "VELLET_JWT_SECRET": secrets.token_urlsafe(32),
+        # P2P signs no token, but the wallet starts only with its key in hand.
+        **keyfiles.pem_env(keyfiles.generate_all(), "wallet"),
         "VELLET_SESSION_SECRET": sessions.secret.get(),
         "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
         "VELLET_REDIS_URL": found.redis_url,
@@ -211,26 +230,41 @@ async def _run(args: argparse.Namespace, found: Servers) -> Result:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
-    ports = [free_port() for _ in range(args.wallets)]
-    wallets = [spawn("wallet", env | {"VELLET_WALLET_PORT": str(port)}) for port in ports]
-    result = Result()
+    modes = ["on", "off"] if args.signing == "both" else [args.signing]
+    ports = {mode: [(free_port(), free_port()) for _ in range(args.wallets)] for mode in modes}
+    wallets = [
+        spawn(
+            "wallet",
+            env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
+            signing=mode,
+        )
+        for mode in modes
+        for pub, inner in ports[mode]
+    ]
+    results = {mode: Result() for mode in modes}
     try:
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        for url, wallet in zip(urls, wallets, strict=True):
+        urls = {mode: [f"http://127.0.0.1:{pub}" for pub, _ in ports[mode]] for mode in modes}
+        metrics_urls = {
+            mode: [f"http://127.0.0.1:{inner}" for _, inner in ports[mode]] for mode in modes
+        }
+        for url, wallet in zip([u for m in modes for u in urls[m]], wallets, strict=True):
             await wait_healthy(url, wallet)
         users = await setup_users(args.users, wallet_db, sessions)
         pgbench_db = await pgbench_init(found)
-        # Rounds alternate the two loads, so both see the machine as it is then.
+        # Rounds alternate the loads, so each sees the machine as it is then.
         for n in range(args.rounds):
-            round_ = await drive(args, urls, users, n)
-            await drain_outbox(wallet_db)
-            round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
-            result.rounds.append(round_)
-        result.invariant_ok = await invariant_holds(wallet_db)
+            for mode in modes:
+                round_ = await drive(args, urls[mode], users, n, metrics_urls[mode])
+                await drain_outbox(wallet_db)
+                round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
+                results[mode].rounds.append(round_)
+        ok = await invariant_holds(wallet_db)
+        for result in results.values():
+            result.invariant_ok = ok
     finally:
         for wallet in wallets:
             stop(wallet)
-    return result
+    return results
 
 
 async def drain_outbox(wallet_db: str) -> None:

@@ -117,10 +117,15 @@ class Connection:
 
 
 async def drive(
-    args: argparse.Namespace, wallet_urls: list[str], users: list[User], round_no: int
+    args: argparse.Namespace,
+    wallet_urls: list[str],
+    users: list[User],
+    round_no: int,
+    metrics_urls: list[str],
 ) -> Round:
     """One measured P2P phase (the first one after a short warm-up); client
-    i talks to wallet i modulo their number, as a round-robin balancer would."""
+    i talks to wallet i modulo their number, as a round-robin balancer would.
+    The batch sizes are read from ``metrics_urls``, the wallets' internal ports."""
     result = Round()
     addresses = [url.removeprefix("http://").partition(":") for url in wallet_urls]
 
@@ -154,23 +159,23 @@ async def drive(
         warmup_end = time.perf_counter() + min(2.0, args.seconds / 5)
         await asyncio.gather(*(client(-i - 1, warmup_end) for i in range(args.clients)))
         result.transfers, result.errors, result.latencies = 0, 0, []
-    sum_before, count_before = await batch_sizes(wallet_urls)
+    sum_before, count_before = await batch_sizes(metrics_urls)
     started = time.perf_counter()
     deadline = started + args.seconds
     seeds = range(round_no * args.clients, (round_no + 1) * args.clients)
     await asyncio.gather(*(client(seed, deadline) for seed in seeds))
     result.seconds = time.perf_counter() - started
-    sum_after, count_after = await batch_sizes(wallet_urls)
+    sum_after, count_after = await batch_sizes(metrics_urls)
     if count_after > count_before:
         result.mean_batch = (sum_after - sum_before) / (count_after - count_before)
     return result
 
 
-async def batch_sizes(wallet_urls: list[str]) -> tuple[float, float]:
+async def batch_sizes(metrics_urls: list[str]) -> tuple[float, float]:
     """(sum, count) of the wallets' P2P batch-size histograms so far."""
     total, count = 0.0, 0.0
     async with aiohttp.ClientSession() as http:
-        for url in wallet_urls:
+        for url in metrics_urls:
             async with http.get(f"{url}/metrics") as resp:
                 text = await resp.text()
             found = dict(re.findall(r"(?m)^vellet_p2p_batch_size_(sum|count) ([0-9.e+]+)$", text))

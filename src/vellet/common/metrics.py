@@ -73,15 +73,22 @@ class HttpMetrics:
             )
 
 
-def setup(app: web.Application, service: str) -> CollectorRegistry:
-    """Give ``app`` a registry, HTTP metrics and a ``/metrics`` route."""
+def setup(app: web.Application, service: str, *, route: bool = True) -> HttpMetrics:
+    """Give ``app`` a registry and HTTP metrics; with ``route``, also ``/metrics``.
+
+    A service with an internal port passes ``route=False`` and serves
+    ``/metrics`` there instead (:func:`vellet.common.web.new_app`); the
+    returned middleware then counts the internal app's requests too, in the
+    same registry.
+    """
     registry = CollectorRegistry()
     app[REGISTRY_KEY] = registry
     app[REFRESHERS_KEY] = []
     http = HttpMetrics(registry, service)
     app.middlewares.append(http.middleware)
-    app.router.add_get("/metrics", metrics_handler)
-    return registry
+    if route:
+        app.router.add_get("/metrics", metrics_handler)
+    return http
 
 
 def add_refresher(app: web.Application, refresher: Refresher) -> None:

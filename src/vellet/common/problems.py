@@ -18,6 +18,7 @@ import asyncpg
 import redis.exceptions
 from aiohttp import web
 
+from vellet.common import jsontext
 from vellet.common.errors import (
     PROBLEM_JSON,
     InvalidRequest,
@@ -41,6 +42,39 @@ DEPENDENCY_DOWN: Final = (
     redis.exceptions.TimeoutError,
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def dependency_down(err: BaseException) -> bool:
+    """Whether ``err`` means "a database or Redis went away", not "the code is wrong".
+
+    asyncpg does not always say it with a connection error. A backend killed
+    by a restart under an open transaction raises ``AdminShutdownError`` or
+    ``ConnectionDoesNotExistError`` inside the block, and then the rollback
+    on the way out replaces it with a bare ``InterfaceError`` ("cannot call
+    Transaction.__aexit__(): the underlying connection is closed"), chaining
+    the real cause as its context. So the chain is searched, and a closed
+    connection counts too. Other driver misuse (say, "another operation is in
+    progress") stays a 500: that one is a bug.
+
+    ``InternalClientError`` ("cannot switch to state 15; another operation is
+    in progress") is asyncpg's protocol finding itself mid-operation on a
+    socket the server closed under it: seen here only when PostgreSQL was
+    restarted under a request (tests/common/test_connection_lost.py), so it
+    counts as gone too.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DEPENDENCY_DOWN):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        if isinstance(current, asyncpg.exceptions.InternalClientError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
 
 _HTTP_CODES = {
     400: "invalid_request",
@@ -90,7 +124,15 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             exc.text or exc.reason,
             {k: v for k, v in exc.headers.items() if k.lower() in {"allow"}},
         )
-    except DEPENDENCY_DOWN as err:
+    except Exception as err:
+        if not dependency_down(err):
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return problem(
+                500,
+                "internal_error",
+                "Internal error",
+                "an unexpected error occurred; it has been logged",
+            )
         # Not a bug: a database or Redis that is down or restarting. The
         # detail names no host, address or credential.
         log.warning("%s %s: dependency down: %s", request.method, request.path,
@@ -103,14 +145,6 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             "(with the same Idempotency-Key for a transfer)",
             {"Retry-After": "1"},
         )
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(
-            500,
-            "internal_error",
-            "Internal error",
-            "an unexpected error occurred; it has been logged",
-        )
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -119,8 +153,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest("the body must be JSON (Content-Type: application/json)")
     raw = await request.read()  # over the body limit: 413, mapped by the middleware
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = jsontext.loads(raw)
+    except jsontext.TooDeep:
+        raise InvalidRequest("the body is not valid JSON: nested too deeply") from None
+    except ValueError:  # UnicodeDecodeError is one
         raise InvalidRequest("the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object")

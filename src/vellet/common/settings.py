@@ -11,9 +11,11 @@ the value, so a settings object can be logged safely.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from vellet.common.digits import decimal_number, whole_number
 from vellet.common.errors import ConfigError
 
 
@@ -40,6 +42,22 @@ class Secret:
         return hash(self._value)
 
 
+def require_distinct(name: str, secret: Secret, others: Mapping[str, Secret]) -> None:
+    """Refuse ``secret`` when it equals any of ``others`` (name -> secret).
+
+    Two keys that guard different things must not be one key: whoever holds
+    one would hold both. The message names the settings, never a value.
+    """
+    mine = secret.get().encode()
+    for other_name, other in others.items():
+        theirs = other.get().encode()
+        if mine and theirs and hmac.compare_digest(mine, theirs):
+            raise ConfigError(
+                f"{name} must not be the same as {other_name}: whoever holds one key "
+                f"would hold both; generate a separate random value for {name}"
+            )
+
+
 class Env:
     """Reads typed values out of an environment mapping, with clear errors."""
 
@@ -62,14 +80,34 @@ class Env:
             raise ConfigError(f"{name} must be at least 32 characters long")
         return Secret(value)
 
+    def value_or_file(self, name: str) -> str:
+        """``NAME`` itself, or the contents of the file ``NAME_FILE`` names.
+
+        Files are how Kubernetes Secrets are best mounted (no value in the
+        pod spec, rotation without a restart of the kubelet's copy); the
+        plain variable suits a laptop. Both set is a mistake, not a choice.
+        """
+        value = self._environ.get(name, "").strip()
+        path = self._environ.get(f"{name}_FILE", "").strip()
+        if value and path:
+            raise ConfigError(f"set {name} or {name}_FILE, not both")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    value = handle.read().strip()
+            except OSError as error:
+                raise ConfigError(f"{name}_FILE: cannot read {path}: {error.strerror}") from None
+        if not value:
+            raise ConfigError(f"{name} (or {name}_FILE) must be set")
+        return value
+
     def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        value = whole_number(raw)
+        if value is None:  # int() would take "1_000", "+5" or "١٢"
+            raise ConfigError(f"{name} must be a whole number (digits 0-9), got {raw[:40]!r}")
         if not minimum <= value <= maximum:
             raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
         return value
@@ -78,10 +116,9 @@ class Env:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        value = decimal_number(raw)
+        if value is None:  # float() would take "nan", "inf", "1e3" or "١٢"
+            raise ConfigError(f"{name} must be a number such as 2 or 0.5, got {raw[:40]!r}")
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
@@ -136,21 +173,18 @@ class StreamSettings:
 
 @dataclass(frozen=True)
 class TokenSettings:
-    """Service-to-service JWTs (HS256, one shared key, one audience per service)."""
+    """Service tokens this process mints (signed with its own key, see ``tokens``)."""
 
-    #: Signing key shared by the services of one deployment.
-    secret: Secret = field(repr=False, default=Secret(""))
-    #: The ``iss`` every Vellet token carries and every verifier requires.
-    issuer: str = "vellet"
-    #: Lifetime of a minted service token, in seconds.
+    #: Lifetime of a minted service token, in seconds; at most
+    #: ``tokens.SERVICE_TTL_MAX`` (900), which every verifier enforces too.
     ttl_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Env) -> TokenSettings:
         return cls(
-            secret=env.secret("VELLET_JWT_SECRET"),
-            issuer=env.text("VELLET_JWT_ISSUER", cls.issuer),
-            ttl_seconds=env.integer("VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10),
+            ttl_seconds=env.integer(
+                "VELLET_SERVICE_TOKEN_TTL", cls.ttl_seconds, minimum=10, maximum=900
+            ),
         )
 
 

@@ -9,9 +9,12 @@ a container port a probe names but nobody declares, a Service that remaps a port
 which DNS aliases cannot do) is a ``ManifestError`` naming the manifest.
 
 Followed as Kubernetes does: ``envFrom`` first, then ``env`` in order with
-``$(VAR)`` expansion (``$$`` escapes, unknown names stay as written), the same
+``$(VAR)`` expansion of the names defined before (``$$`` escapes, names unknown or
+defined later stay as written), the same
 expansion in ``command``/``args`` but not in probes; ``command`` replaces the
-image's entry point and drops its CMD; the container's securityContext over the pod's.
+image's entry point and drops its CMD; the container's securityContext over the pod's;
+Secret and ConfigMap volumes with their ``items`` only, ``defaultMode``/``mode``, and
+the group ownership ``fsGroup`` gives them.
 Not honoured (a real cluster's business): resources, liveness probes, affinity,
 service accounts and RBAC, NetworkPolicies.
 """
@@ -60,6 +63,9 @@ class Mount:
     size: str | None = None  #: tmpfs size (emptyDir sizeLimit)
     files: tuple[tuple[str, bytes, int], ...] = ()  #: (relative name, content, mode)
     volume: str | None = None  #: claim name (StatefulSet volumeClaimTemplates)
+    #: The pod's fsGroup: a kubelet gives a Secret's or ConfigMap's files that group and
+    #: adds group read (mode | 0440), so a non-root user reads a 0440 key through it.
+    group: int | None = None
 
 
 @dataclass(frozen=True)

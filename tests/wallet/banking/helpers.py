@@ -17,7 +17,8 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-from tests.support.bank import FAST_STREAMS, TEST_TOKENS, admin_token, auth, holder_email
+from tests.support.bank import FAST_STREAMS, admin_token, auth, holder_email
+from tests.support.bank import internal_token as support_internal_token
 from tests.wallet.stack import (
     Reply,
     RunningWallet,
@@ -26,7 +27,7 @@ from tests.wallet.stack import (
     start_wallet,
 )
 from vellet.bench.books import compare_books
-from vellet.common import streams, tokens
+from vellet.common import streams
 from vellet.wallet.settings import BankFlowSettings
 
 #: Short timeouts and thresholds: an outage is noticed and repaired in seconds.
@@ -49,8 +50,8 @@ async def start_flow_wallet(database_url: str, redis_url: str, bank_url: str,
                               flows=flows)  # fmt: skip
 
 
-def internal_token(subject: str = "test-operator") -> str:
-    return tokens.mint(TEST_TOKENS, audience=tokens.WALLET_INTERNAL_AUDIENCE, subject=subject)
+def internal_token(subject: str = "operator") -> str:
+    return support_internal_token(subject)
 
 
 def internal_headers(key: str | None = None) -> dict[str, str]:
@@ -70,15 +71,16 @@ async def move(client: WalletClient, kind: str, amount: str, *, key: str | None 
     )  # fmt: skip
 
 
-async def open_accounts(bank_url: str, wallet_url: str, http: aiohttp.ClientSession, count: int,
-                        *, balance: str = "1000.00") -> list[WalletClient]:  # fmt: skip
-    """``count`` bank accounts, each signed up in the wallet and logged in."""
+async def open_accounts(bank_admin_url: str, wallet_url: str, http: aiohttp.ClientSession,
+                        count: int, *, balance: str = "1000.00") -> list[WalletClient]:  # fmt: skip
+    """``count`` bank accounts (opened on the bank's internal port, ``bank_admin_url``),
+    each signed up in the wallet and logged in."""
     clients = []
     for _ in range(count):
         number = new_account_number()
         body = {"account_number": number, "name": "Test Holder", "currency": "INR",
                 "email": holder_email(number), "balance": balance}  # fmt: skip
-        async with http.post(f"{bank_url}/api/v1/accounts", json=body,
+        async with http.post(f"{bank_admin_url}/api/v1/accounts", json=body,
                              headers=auth(admin_token())) as resp:  # fmt: skip
             assert resp.status == 201, await resp.text()
         client = WalletClient(http, wallet_url)

@@ -48,10 +48,10 @@ async def test_500_transfers_wait_out_a_dead_bank_and_settle_exactly_once(
     wallet_dsn: str, bank_db: str, redis_url: str,
 ) -> None:  # fmt: skip
     wallet = wallet_on_proc
-    users = await open_accounts(bank_proc.url, wallet.url, http, 10, balance="10000.00")
+    users = await open_accounts(bank_proc.internal_url, wallet.url, http, 10, balance="10000.00")
     for user in users:
         assert (await move(user, "deposit", "1000.00")).body["state"] == "posted"
-    carol, dave = await open_accounts(bank_proc.url, wallet.url, http, 2, balance="100.00")
+    carol, dave = await open_accounts(bank_proc.internal_url, wallet.url, http, 2, balance="100.00")
     assert (await move(carol, "deposit", "100.00")).body["state"] == "posted"
 
     bank_proc.kill()

@@ -80,7 +80,7 @@ async def test_the_bank_executed_but_the_answer_was_lost_and_it_was_queued_money
         assert len(await bank_rows(bank_db, reply.body["id"])) == 1
     me = await alice.me()
     assert me.body["balance"] == {"currency": "INR", "available": "90.00", "pending": "0.00"}
-    async with http.get(f"{bank.url}/metrics") as resp:
+    async with http.get(f"{bank.internal_url}/metrics") as resp:
         text = await resp.text()
     assert 'path="stream",replay="true"' in text  # the bank saw the retry and replayed
     books = await compare_books(wallet_dsn, bank_db)
@@ -89,8 +89,8 @@ async def test_the_bank_executed_but_the_answer_was_lost_and_it_was_queued_money
 
 
 async def close_account(bank: RunningBank, http: aiohttp.ClientSession, number: str) -> None:
-    async with http.patch(f"{bank.url}/api/v1/accounts/{number}", json={"status": "closed"},
-                          headers=auth(admin_token())) as resp:  # fmt: skip
+    url = f"{bank.internal_url}/api/v1/accounts/{number}"
+    async with http.patch(url, json={"status": "closed"}, headers=auth(admin_token())) as resp:
         assert resp.status == 200
 
 

@@ -69,7 +69,7 @@ async def test_lost_queues_are_redriven_once_the_bank_is_back(
         reconcile_interval=0.2,
     )  # fmt: skip
     try:
-        users = await open_accounts(bank.url, wallet.url, http, 4)
+        users = await open_accounts(bank.internal_url, wallet.url, http, 4)
         for user in users:
             assert (await move(user, "deposit", "100.00")).body["state"] == "posted"
         await bank.stop()

@@ -60,7 +60,7 @@ async def test_two_wallets_and_two_banks_settle_everything_once(
         for i, bank in enumerate(bank_pair)
     ]
     try:
-        users = await open_accounts(bank_pair[0].url, wallets[0].url, http, 6)
+        users = await open_accounts(bank_pair[0].internal_url, wallets[0].url, http, 6)
         for user in users:
             assert (await move(user, "deposit", "300.00")).body["state"] == "posted"
         rng = random.Random(11)

@@ -111,3 +111,11 @@ def test_older_than_is_whole_seconds(raw: str | None, ok: int | None) -> None:
             banking_rules.parse_older_than(raw)
     else:
         assert banking_rules.parse_older_than(raw) == ok
+
+
+@pytest.mark.parametrize("field", ["account_number", "direction", "amount", "currency",
+                                   "transfer_id", "bank_txn_id", "status"])  # fmt: skip
+def test_an_outcome_that_does_not_say_what_it_moved_is_refused_not_trusted(field: str) -> None:
+    partial = {k: v for k, v in outcome().items() if k != field}
+    with pytest.raises(banking_rules.MissingField, match=field):
+        banking_rules.parse_bank_result(partial)

@@ -108,7 +108,7 @@ async def test_a_bank_killed_mid_batch_loses_nothing_and_repeats_nothing(
 ) -> None:  # fmt: skip
     wallet: RunningWallet = await start_flow_wallet(wallet_dsn, redis_url, bank_proc.url)
     try:
-        users = await open_accounts(bank_proc.url, wallet.url, http, 6)
+        users = await open_accounts(bank_proc.internal_url, wallet.url, http, 6)
         for user in users:
             assert (await move(user, "deposit", "500.00")).body["state"] == "posted"
         load = Load(users)
@@ -152,7 +152,7 @@ async def test_a_wallet_killed_mid_batch_loses_nothing_and_repeats_nothing(
 ) -> None:  # fmt: skip
     wallet = await wallet_process(tmp_path, wallet_dsn, redis_url, bank_proc.url).start()
     try:
-        users = await open_accounts(bank_proc.url, wallet.url, http, 6)
+        users = await open_accounts(bank_proc.internal_url, wallet.url, http, 6)
         for user in users:
             assert (await move(user, "deposit", "500.00")).body["state"] == "posted"
         load = Load(users)

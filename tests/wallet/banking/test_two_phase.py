@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from tests.support.bank import RunningBank, start_bank
+from tests.support.keys import key_env
 from tests.support.tcp_proxy import lossy_proxy_to
 from tests.support.waiting import eventually
 from tests.wallet.banking.helpers import compare_books, move, start_flow_wallet
@@ -153,7 +154,7 @@ async def test_metrics_show_queues_bank_availability_states_and_settle_time(
         proxy.drop_responses = True
         for _ in range(4):  # three lost answers open the breaker; the fourth is not tried
             assert (await move(alice, "withdrawal", "1.00")).status == 202
-        async with http.get(f"{wallet.url}/metrics") as resp:
+        async with http.get(f"{wallet.internal_url}/metrics") as resp:
             assert resp.status == 200
         requests, results = streams.BANK_REQUESTS, streams.BANK_RESULTS
         assert sample(wallet, "vellet_queue_depth", stream=requests, group="bank") == 4
@@ -178,12 +179,13 @@ async def test_metrics_show_queues_bank_availability_states_and_settle_time(
 
 def test_the_settings_read_their_variables() -> None:
     env = {"VELLET_WALLET_DATABASE_URL": "postgresql://x/w", "VELLET_REDIS_URL": "redis://x",
-           "VELLET_BANK_URL": "http://bank", "VELLET_JWT_SECRET": "j" * 32,
+           "VELLET_BANK_URL": "http://bank", **key_env("wallet", ("bank", "operator")),
            "VELLET_SESSION_SECRET": "s" * 32, "VELLET_WALLET_RECONCILER": "false",
            "VELLET_STUCK_AFTER": "120", "VELLET_RECONCILE_INTERVAL": "5",
            "VELLET_BANK_TRANSFER_TIMEOUT": "0.5", "VELLET_BANK_BREAKER_FAILURES": "2",
            "VELLET_BANK_BREAKER_RESET": "9", "VELLET_WALLET_CONSUMER": "no",
-           "VELLET_CONSUMER_NAME": "pod-7", "VELLET_BANK_RELAY_INTERVAL": "0.5"}  # fmt: skip
+           "VELLET_CONSUMER_NAME": "pod-7", "VELLET_BANK_RELAY_INTERVAL": "0.5",
+           **key_env("wallet", ("bank", "operator"))}  # fmt: skip
     flows_settings = WalletSettings.from_env(env).flows
     assert flows_settings == BankFlowSettings(
         transfer_timeout=0.5, breaker_failures=2, breaker_reset=9.0, consume_results=False,
@@ -191,6 +193,6 @@ def test_the_settings_read_their_variables() -> None:
         relay_interval=0.5,
     )  # fmt: skip
     defaults = WalletSettings.from_env({k: v for k, v in env.items() if "SECRET" in k
-                                        or k.endswith("_URL")}).flows  # fmt: skip
+                                        or k.endswith(("_URL", "_KEY"))}).flows  # fmt: skip
     assert (defaults.reconciler, defaults.consume_results, defaults.stuck_after) == (
         True, True, 60.0)  # fmt: skip

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from tests.support.keys import TEST_KEYS
 from tests.wallet.ledger_helpers import make_user, send
 from tests.wallet.stack import start_wallet
 from vellet.common import streams
@@ -28,7 +29,7 @@ async def redis(redis_url: str) -> AsyncIterator[streams.Redis]:
 
 def relay(pool: Pool, redis: streams.Redis) -> OutboxRelay:
     counter = Counter("published", "test", registry=CollectorRegistry())
-    return OutboxRelay(pool, redis, interval=0.05, published=counter)
+    return OutboxRelay(pool, redis, interval=0.05, published=counter, signer=TEST_KEYS["wallet"])
 
 
 async def events(redis: streams.Redis) -> list[dict[str, object]]:
@@ -120,6 +121,12 @@ async def test_event_payload_matches_the_notifier_contract(
          "email": bob.email, "available_balance": "12.51"},
     ]  # fmt: skip
     assert str(event["occurred_at"]).endswith("Z")
+    # Signed by the wallet for this stream: the notifier (trusting only the
+    # wallet's key) accepts it; nothing else may verify it.
+    [(_, fields)] = await redis.xrange(streams.TRANSFER_EVENTS)
+    streams.verify(streams.TRANSFER_EVENTS, fields, (TEST_KEYS["wallet"].public(),))
+    with pytest.raises(streams.Refused):
+        streams.verify(streams.BANK_REQUESTS, fields, (TEST_KEYS["wallet"].public(),))
 
 
 async def test_the_running_wallet_relays_by_itself(redis_url: str, wallet_dsn: str) -> None:

@@ -21,13 +21,13 @@ async def test_wallet_exports_the_ledger_invariant(
     try:
         client = await registered(bank, wallet, http)
         await fund(wallet, client, 10_000)
-        good = await audit_reads(http, wallet.url, "wallet_ledger", 1)
+        good = await audit_reads(http, wallet.internal_url, "wallet_ledger", 1)
         assert good["vellet_audit_violations"] == 0
         assert good["vellet_audit_last_run_timestamp_seconds"] > 0
         # Money out of nowhere: a balance no entry explains.
         await tamper(wallet_dsn, "UPDATE ledger_accounts SET balance = balance + 1 "
                      "WHERE user_id IS NOT NULL")  # fmt: skip
-        bad = await audit_reads(http, wallet.url, "wallet_ledger", 0)
+        bad = await audit_reads(http, wallet.internal_url, "wallet_ledger", 0)
         assert bad["vellet_audit_violations"] >= 1
         assert (
             bad["vellet_audit_last_run_timestamp_seconds"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vellet.common.errors import InvalidAmount, InvalidRequest
+from vellet.common.errors import InvalidAmount, InvalidRequest, Unprocessable
 from vellet.wallet.ledger import rules as ledger_rules
 
 BOB = "100000000002"
@@ -42,7 +42,8 @@ def test_the_fingerprint_is_about_meaning_not_spelling() -> None:
         ({"to_account": "12"}, InvalidRequest, "invalid_account_number"),
         ({"to_account": "１２３４５６７"}, InvalidRequest, "invalid_account_number"),
         ({"note": "x" * 141}, InvalidRequest, "invalid_request"),
-        ({"note": "nul\x00"}, InvalidRequest, "invalid_request"),
+        ({"note": "nul\x00"}, Unprocessable, "invalid_note"),  # a control character
+        ({"note": "rtl\u202e"}, Unprocessable, "invalid_note"),  # a bidi override
         ({"note": "\ud800"}, InvalidRequest, "invalid_request"),
         ({"note": 7}, InvalidRequest, "invalid_request"),
         ({"extra": 1}, InvalidRequest, "invalid_request"),

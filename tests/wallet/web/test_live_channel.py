@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import aiohttp
@@ -18,8 +19,10 @@ import jwt
 import pytest
 
 from tests.support.bank import RunningBank
+from tests.support.keys import TEST_KEYS
 from tests.wallet.stack import SESSION_SECRET, RunningWallet, start_wallet
 from tests.wallet.web.helpers import cookie_user, pay, three_users
+from vellet.common import streams
 from vellet.common.settings import HttpSettings, Secret
 from vellet.wallet.settings import SessionSettings
 from vellet.wallet.web.hub import HUB
@@ -182,7 +185,7 @@ async def test_an_event_published_by_another_replica_reaches_the_socket(
 async def test_the_socket_closes_when_the_session_expires(
     bank: RunningBank, wallet_dsn: str, redis_url: str
 ) -> None:
-    short = SessionSettings(secret=Secret(SESSION_SECRET), ttl_seconds=2)
+    short = SessionSettings(secret=Secret(SESSION_SECRET), ttl_seconds=2, cookie_secure=False)
     brief = await start_wallet(wallet_dsn, redis_url, bank.url, sessions=short,
                                http=HttpSettings(port=0))  # fmt: skip
     try:
@@ -193,3 +196,33 @@ async def test_the_socket_closes_when_the_session_expires(
             assert time.monotonic() - started < 3.5
     finally:
         await brief.stop()
+
+
+async def test_an_event_the_wallet_did_not_sign_never_reaches_a_socket(
+    bank: RunningBank, wallet: RunningWallet, redis_url: str
+) -> None:
+    """Anyone with Redis access could otherwise tell a page "you received money"."""
+    redis = streams.connect(redis_url)
+    try:
+        async with (
+            cookie_user(bank, wallet, money=1000) as alice,
+            cookie_user(bank, wallet) as bob,
+            bob.ws(wallet.url) as ws,  # type: ignore[attr-defined]
+        ):
+            await hello(ws)
+            party = {"role": "recipient", "account_number": bob.number, "name": "Bo",
+                     "email": "bo@example.test", "available_balance": "5000.00"}  # fmt: skip
+            forged = {"event_id": str(uuid.uuid4()), "transfer_id": str(uuid.uuid4()),
+                      "kind": "p2p", "state": "posted", "amount": "5000.00", "currency": "INR",
+                      "note": None, "failure_reason": None, "occurred_at": "2026-01-01T00:00:00Z",
+                      "parties": [party]}  # fmt: skip
+            await redis.xadd(streams.TRANSFER_EVENTS, {"payload": json.dumps(forged)})
+            await redis.xadd(streams.TRANSFER_EVENTS, streams.message(
+                TEST_KEYS["bank"], streams.TRANSFER_EVENTS, forged))  # fmt: skip
+            sent = await pay(alice, wallet.url, bob.number)  # a genuine one after them
+            heard = []
+            while not heard or heard[-1] != sent["id"]:
+                heard.append(json.loads((await next_message(ws)).data).get("transfer_id"))
+            assert forged["transfer_id"] not in heard
+    finally:
+        await redis.aclose()

@@ -17,40 +17,56 @@ One :class:`Consumer` loop:
 
 An entry delivered more than ``max_deliveries`` times is moved to
 ``<stream>:dead`` and acknowledged in one MULTI/EXEC, and counted.
+
+Every message is signed by its producer (:func:`publish` takes the
+producer's key) and verified by the :class:`Consumer` before its handler
+runs; see ``_signing`` for what is signed and why there is no maximum age.
+A message that fails verification, or that a handler refuses by raising
+:class:`Refused`, is dead-lettered at once with a ``reason`` (one of
+:data:`REASONS`) and counted in ``vellet_stream_messages_refused_total``.
 """
 
 from __future__ import annotations
 
 from vellet.common.streams._client import (
-    BANK_REQUESTS,
-    BANK_RESULTS,
-    TRANSFER_EVENTS,
     Fields,
     Redis,
     connect,
-    dead_letter_stream,
     ensure_group,
+    message,
     payload_of,
     publish,
     publish_many,
 )
 from vellet.common.streams._consumer import Consumer, Handler
 from vellet.common.streams._depth import StreamMetrics, refresh_depth
+from vellet.common.streams._names import (
+    BANK_REQUESTS,
+    BANK_RESULTS,
+    TRANSFER_EVENTS,
+    dead_letter_stream,
+)
+from vellet.common.streams._signing import REASONS, Refused, sign, verify
 
 __all__ = [
     "BANK_REQUESTS",
     "BANK_RESULTS",
+    "REASONS",
     "TRANSFER_EVENTS",
     "Consumer",
     "Fields",
     "Handler",
     "Redis",
+    "Refused",
     "StreamMetrics",
     "connect",
     "dead_letter_stream",
     "ensure_group",
+    "message",
     "payload_of",
     "publish",
     "publish_many",
     "refresh_depth",
+    "sign",
+    "verify",
 ]

@@ -1,30 +1,23 @@
-"""Talking to streams: their names, the client, appending and decoding messages."""
+"""Talking to streams: the client, appending (signed) and decoding messages."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-log = logging.getLogger("vellet.streams")
+from vellet.common import jsontext
+from vellet.common.keys import PrivateKey
+from vellet.common.streams._signing import sign
 
-#: Transfers the wallet wants the bank to execute.
-BANK_REQUESTS: Final = "vellet:bank:requests"
-#: The bank's outcomes, for the wallet to post or void.
-BANK_RESULTS: Final = "vellet:bank:results"
-#: Finished transfers, for the notifier.
-TRANSFER_EVENTS: Final = "vellet:events:transfers"
+log = logging.getLogger("vellet.streams")
 
 Redis = aioredis.Redis
 Fields = dict[str, str]
-
-
-def dead_letter_stream(stream: str) -> str:
-    return f"{stream}:dead"
 
 
 def connect(url: str, *, max_connections: int = 64) -> Redis:
@@ -39,23 +32,32 @@ def connect(url: str, *, max_connections: int = 64) -> Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
-async def publish(redis: Redis, stream: str, payload: Mapping[str, Any]) -> str:
-    """Append one JSON message. Queue streams are never trimmed or expired."""
-    msg_id = await redis.xadd(stream, {"payload": json.dumps(payload, sort_keys=True)})
+def message(key: PrivateKey, stream: str, payload: Mapping[str, Any]) -> dict[Any, Any]:
+    """The fields of one message: the JSON payload, signed by ``key`` for ``stream``."""
+    return sign(key, stream, {"payload": json.dumps(payload, sort_keys=True)})
+
+
+async def publish(redis: Redis, stream: str, payload: Mapping[str, Any], key: PrivateKey) -> str:
+    """Append one signed JSON message. Queue streams are never trimmed or expired."""
+    msg_id = await redis.xadd(stream, message(key, stream, payload))
     return str(msg_id)
 
 
-async def publish_many(redis: Redis, stream: str, payloads: Sequence[Mapping[str, Any]]) -> None:
-    """Append several messages in one round trip, encoded like :func:`publish`."""
+async def publish_many(redis: Redis, stream: str, payloads: Sequence[Mapping[str, Any]],
+                       key: PrivateKey) -> None:  # fmt: skip
+    """Append several messages in one round trip, signed and encoded like :func:`publish`."""
     async with redis.pipeline(transaction=False) as pipe:
         for payload in payloads:
-            pipe.xadd(stream, {"payload": json.dumps(payload, sort_keys=True)})
+            pipe.xadd(stream, message(key, stream, payload))
         await pipe.execute()
 
 
 def payload_of(fields: Fields) -> dict[str, Any]:
-    """Decode a message published by :func:`publish`; ValueError/TypeError/KeyError if malformed."""
-    data = json.loads(fields["payload"])
+    """Decode a message published by :func:`publish`; ValueError/TypeError/KeyError if malformed.
+
+    Decodes only: a consumer verifies the signature first (``Consumer`` does).
+    """
+    data = jsontext.loads(fields["payload"])  # too deep: a ValueError, dead-lettered
     if not isinstance(data, dict):
         raise TypeError("payload is not a JSON object")
     return data

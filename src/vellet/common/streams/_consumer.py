@@ -1,4 +1,11 @@
-"""One member of a consumer group: own pending first, then claims, then new entries."""
+"""One member of a consumer group: own pending first, then claims, then new entries.
+
+Every message is verified (:func:`verify`) against the keys of the one
+producer this stream may come from *before* the handler sees it. A message
+that fails, or that the handler refuses (:class:`Refused`), is dead-lettered
+at once with its ``reason``, counted in ``vellet_stream_messages_refused_total``
+and acknowledged: it is never retried and never acted on.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,20 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from vellet.common.keys import PublicKey
 from vellet.common.settings import StreamSettings
-from vellet.common.streams._client import Fields, Redis, dead_letter_stream, ensure_group
+from vellet.common.streams._client import Fields, Redis, ensure_group
 from vellet.common.streams._depth import StreamMetrics
+from vellet.common.streams._names import dead_letter_stream
+from vellet.common.streams._signing import Refused, verify
 
 log = logging.getLogger("vellet.streams")
 
 Handler = Callable[[Fields], Awaitable[None]]
+
+#: The fields a dead letter adds; a message's own fields of the same name are
+#: kept under ``message_<name>`` so that a forger cannot pre-fill the reason.
+_OWN = frozenset({"origin_id", "origin_stream", "group", "deliveries", "reason", "detail"})
 
 
 def _read_entries(reply: Any) -> list[tuple[str, Fields]]:
@@ -40,6 +54,9 @@ class Consumer:
     handler: Handler
     settings: StreamSettings
     metrics: StreamMetrics
+    #: The public keys of the one producer this stream's messages must come
+    #: from (several during a rotation). Empty: every message is refused.
+    trusted: tuple[PublicKey, ...] = ()
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
@@ -158,12 +175,16 @@ class Consumer:
     async def _deliver(self, msg_id: str, fields: Fields, *, redelivered: bool) -> None:
         deliveries = await self._deliveries(msg_id) if redelivered else 1
         if deliveries > self.settings.max_deliveries:
-            await self._dead_letter(msg_id, fields, deliveries)
+            await self._dead_letter(msg_id, fields, deliveries, "max_deliveries")
             return
         try:
+            verify(self.stream, fields, self.trusted)
             await self.handler(fields)
         except asyncio.CancelledError:
             raise
+        except Refused as refusal:
+            await self._refuse(msg_id, fields, deliveries, refusal)
+            return
         except Exception as err:  # noqa: BLE001 - stays pending, retried after a claim
             self.metrics.failures.labels(self.stream, self.group).inc()
             log.warning(
@@ -178,19 +199,37 @@ class Consumer:
         await self.redis.xack(self.stream, self.group, msg_id)
         self.metrics.processed.labels(self.stream, self.group).inc()
 
-    async def _dead_letter(self, msg_id: str, fields: Fields, deliveries: int) -> None:
-        dead: dict[Any, Any] = dict(fields)
+    async def _refuse(self, msg_id: str, fields: Fields, deliveries: int,
+                      refusal: Refused) -> None:  # fmt: skip
+        await self._dead_letter(msg_id, fields, deliveries, refusal.reason, refusal.detail)
+        self.metrics.refused.labels(self.stream, refusal.reason).inc()
+        # The detail is ours (a field name, a key id), never a message's value.
+        log.error(
+            "%s/%s: message %s refused (%s) and dead-lettered",
+            self.stream,
+            self.group,
+            msg_id,
+            refusal,
+        )
+
+    async def _dead_letter(self, msg_id: str, fields: Fields, deliveries: int, reason: str,
+                           detail: str = "") -> None:  # fmt: skip
+        dead: dict[Any, Any] = {f"message_{k}" if k in _OWN else k: v for k, v in fields.items()}
         dead.update(
             origin_id=msg_id,
             origin_stream=self.stream,
             group=self.group,
             deliveries=str(deliveries),
+            reason=reason,
+            detail=detail[:300],
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(dead_letter_stream(self.stream), dead)
             pipe.xack(self.stream, self.group, msg_id)
             await pipe.execute()
         self.metrics.dead_letters.labels(self.stream, self.group).inc()
+        if reason != "max_deliveries":
+            return
         log.error(
             "%s/%s: message %s dead-lettered after %d deliveries",
             self.stream,

@@ -8,7 +8,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import ResponseError
 
-from vellet.common.streams._client import Redis, dead_letter_stream
+from vellet.common.streams._client import Redis
+from vellet.common.streams._names import dead_letter_stream
+from vellet.common.streams._signing import REASONS
 
 
 class StreamMetrics:
@@ -40,6 +42,13 @@ class StreamMetrics:
             labels,
             registry=registry,
         )
+        self.refused = Counter(
+            "vellet_stream_messages_refused_total",
+            "Messages refused before any effect (unsigned, forged, altered, replayed onto "
+            "another stream, missing a field, contradicting the transfer) and dead-lettered.",
+            ["stream", "reason"],
+            registry=registry,
+        )
         self.length = Gauge(
             "vellet_stream_length",
             "Entries in the stream (XLEN), dead-letter streams (<stream>:dead) included.",
@@ -65,6 +74,8 @@ class StreamMetrics:
     def prepare(self, stream: str, group: str) -> None:
         for counter in (self.processed, self.failures, self.claimed, self.dead_letters):
             counter.labels(stream, group)
+        for reason in REASONS:
+            self.refused.labels(stream, reason)
 
 
 async def _lag(redis: Redis, stream: str, info: Mapping[str, Any]) -> int:
