@@ -1,8 +1,9 @@
 """The container target: the chart's rendered workloads as podman containers.
 
 ``helm template`` (Helm 3 from .tools) renders the chart with the targets' values and
-k8s/dev/external-values.yaml; the Secrets that file names are created first, as a
-user runs `kubectl create secret` before `helm install`; PostgreSQL and Redis run
+k8s/dev/external-values.yaml; the Secrets those files name are created first, as a
+user runs `vellet keys generate --kubernetes-secret` and `kubectl create secret` before
+`helm install` (see ``base.precreated_secrets``); PostgreSQL and Redis run
 from tests/e2e/containers/deps/deps.yaml and the mail sink from k8s/dev/mail-sink.yaml,
 all through the same runner. The operator reaches the project's Kubernetes API
 emulator, served on the podman network's gateway address, through the chart's own
