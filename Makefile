@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: up test lint unit install clean tools image chart browser
+.PHONY: up test lint unit install clean tools image chart browser e2e e2e-kind
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ image: tools
 chart: tools
 	$(BIN)/python deploy/chart_readme.py --check
 	$(BIN)/pytest tests/chart
+
+## The end-to-end scenarios on `vellet up` and on the chart's workloads as podman
+## containers (builds the image and the e2e PostgreSQL/Redis images when missing).
+e2e: tools
+	$(BIN)/pytest tests/e2e
+
+## The same scenarios on a kind cluster (opt-in: needs docker and kind).
+e2e-kind: $(STAMP)
+	$(BIN)/python deploy/install-tools.py
+	$(BIN)/pytest -m kind tests/e2e
 
 ## What the browser tests need besides Python: Debian's Chromium and axe-core (npm).
 CHROMIUM := /usr/bin/chromium

@@ -179,6 +179,23 @@ def test_the_services_expose_the_internal_ports_and_the_ingress_the_public_one()
     assert named(docs, "ConfigMap", f"{PREFIX}-bank")["data"]["VELLET_BANK_INTERNAL_PORT"] == "9081"
 
 
+def test_the_bank_and_the_notifier_reach_the_smtp_relay() -> None:
+    """The bank mails sign-up codes: without this egress rule an enforcing CNI (kindnet,
+    Calico, Cilium) silently drops them and no newcomer can sign up."""
+    peers = [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vellet-mail-sink"}}}]
+    docs = render(
+        DEV,
+        [
+            "notifier.smtp.port=1025",
+            "networkPolicy.smtp[0].podSelector.matchLabels"
+            ".app\\.kubernetes\\.io/name=vellet-mail-sink",
+        ],
+    )
+    for component in ("bank", "notifier"):
+        egress = named(docs, "NetworkPolicy", f"{PREFIX}-{component}")["spec"]["egress"]
+        assert {"to": peers, "ports": [{"protocol": "TCP", "port": 1025}]} in egress, component
+
+
 def test_external_servers_are_reached_where_the_values_say() -> None:
     docs = render([scenario("external")])
     egress = named(docs, "NetworkPolicy", f"{PREFIX}-wallet")["spec"]["egress"]

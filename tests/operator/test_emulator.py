@@ -150,6 +150,21 @@ async def test_missing_namespaces_and_objects_are_404(api: ApiServer) -> None:
     assert status == 404
 
 
+async def test_a_404_leaves_no_status_behind_for_the_next_answers(api: ApiServer) -> None:
+    """kubectl apply reads first (404), then creates; its next `get NAME`, a list and a
+    merge patch must answer 200 -- kmock kept a refusal's status for later bodies."""
+    status, _ = await send(api, "GET", transfers_url(name="rent-november"))
+    assert status == 404
+    assert (await send(api, "POST", transfers_url(), json=load_sample("p2p")))[0] == 201
+    status, body = await send(api, "GET", transfers_url(name="rent-november"))
+    assert (status, body["metadata"]["name"]) == (200, "rent-november")
+    assert (await send(api, "GET", transfers_url()))[0] == 200
+    patch = {"metadata": {"labels": {"a": "b"}}}
+    assert (
+        await send(api, "PATCH", transfers_url(name="rent-november"), json=patch, headers=MERGE)
+    )[0] == 200
+
+
 async def test_status_subresource_changes_status_only(api: ApiServer) -> None:
     _, created = await send(api, "POST", transfers_url(), json=load_sample("p2p"))
     url = transfers_url(name="rent-november", sub="status")

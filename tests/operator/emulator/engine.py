@@ -203,11 +203,16 @@ class Engine(kmock.KubernetesEmulator):
     async def _serve_create(self, request: rendering.Request) -> rendering.Response:
         return rendering.Response(status=201, payload=self._outcomes[request.id])
 
-    async def _serve_update(self, request: rendering.Request) -> Body:
-        return self._outcomes[request.id]
+    # Every answer carries its own status: kmock 0.8 keeps the status of a Response a
+    # reaction returned on the reaction itself, so after one 404 (a refusal) a plain
+    # body from the same reaction went out as 404 too -- kubectl's `get NAME` after
+    # `apply` (which reads first, finds nothing, creates) failed with its object.
 
-    async def _serve_delete(self, request: rendering.Request) -> Body:
-        return self._outcomes[request.id]
+    async def _serve_update(self, request: rendering.Request) -> rendering.Response:
+        return rendering.Response(status=200, payload=self._outcomes[request.id])
+
+    async def _serve_delete(self, request: rendering.Request) -> rendering.Response:
+        return rendering.Response(status=200, payload=self._outcomes[request.id])
 
     # -------------------------------------------------------------- reads
 
@@ -242,7 +247,7 @@ class Engine(kmock.KubernetesEmulator):
         found = self._current((request.resource, namespace, request.name))
         if found is None:
             return refusal(not_found(request.resource, request.name))
-        return found
+        return rendering.Response(status=200, payload=found)
 
     async def _serve_list(self, request: rendering.Request) -> Any:
         assert request.resource is not None
@@ -252,12 +257,12 @@ class Engine(kmock.KubernetesEmulator):
         except ApiError as err:
             return refusal(err)
         group_version = f"{request.resource.group}/{request.resource.version}"
-        return {
+        return rendering.Response(status=200, payload={
             "apiVersion": group_version.lstrip("/"),
             "kind": f"{info.kind}List",
             "metadata": {"resourceVersion": str(self._changes.revision)},
             "items": [obj for obj in self.read_all(request.resource) if selected(obj)],
-        }
+        })  # fmt: skip
 
     async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[Any]:
         assert request.resource is not None

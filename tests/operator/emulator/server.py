@@ -45,10 +45,14 @@ class ApiServer(Engine):
     @classmethod
     @contextlib.asynccontextmanager
     async def running(
-        cls, crds: Iterable[Crd] = (), namespaces: Iterable[str] = ("default",)
+        cls,
+        crds: Iterable[Crd] = (),
+        namespaces: Iterable[str] = ("default",),
+        host: str = "127.0.0.1",
     ) -> AsyncIterator[ApiServer]:
-        """Serve on a random loopback port; end open watches before stopping."""
-        async with cls() as api, kmock.Server(api):
+        """Serve on a random port of ``host`` (loopback unless a container must reach it,
+        as the e2e container target's operator does); end open watches before stopping."""
+        async with cls() as api, kmock.Server(api, host=host):
             for crd in crds:
                 api.add_crd(crd)
             for name in namespaces:

@@ -154,6 +154,10 @@ async def test_metrics_show_queues_bank_availability_states_and_settle_time(
         proxy.drop_responses = True
         for _ in range(4):  # three lost answers open the breaker; the fourth is not tried
             assert (await move(alice, "withdrawal", "1.00")).status == 202
+        # A queued request is published by the relay just after its commit, not
+        # before the 202: wait for all four before reading the depth.
+        redis = wallet.app[REDIS]
+        await eventually(lambda: redis.xlen(streams.BANK_REQUESTS), lambda n: n >= 4)
         async with http.get(f"{wallet.internal_url}/metrics") as resp:
             assert resp.status == 200
         requests, results = streams.BANK_REQUESTS, streams.BANK_RESULTS
