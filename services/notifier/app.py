@@ -16,6 +16,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -84,42 +85,72 @@ async def _refresh(app: web.Application) -> None:
     app[METRICS_KEY].dead_recipients.set(await redis.xlen(DEAD_RECIPIENTS))
 
 
+def sender_name(settings: NotifierSettings, index: int) -> str:
+    """Sender 0 keeps the replica's consumer name; the others add ``.<index>``."""
+    return settings.consumer_name if index == 0 else f"{settings.consumer_name}.{index}"
+
+
+async def _consume_all(consumers: list[Consumer]) -> None:
+    """Run every sender; when one crashes, stop the others and say so (not ready)."""
+    tasks = [asyncio.create_task(c.run(), name=f"notifier-{c.name}") for c in consumers]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        # A stop that could not wait: cancel every handler (each lets its
+        # send in flight finish and be recorded) and wait for them.
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        raise
+    for consumer in consumers:
+        consumer.stop()
+    await asyncio.wait(tasks)
+    for task in done:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+
+
 async def _consumer(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     redis = connect(settings.redis_url)
     app[REDIS_KEY] = redis
-    # A fresh token per process: how the ledger tells this process's leases
-    # from a dead predecessor's that had the same consumer name.
-    owner = f"{settings.consumer_name}:{uuid.uuid4().hex}"
-    worker = Worker(redis, settings, app[METRICS_KEY], owner)
-    app[WORKER_KEY] = worker
-    consumer = Consumer(
-        redis=redis,
-        stream=TRANSFER_EVENTS,
-        group=GROUP,
-        name=settings.consumer_name,
-        handler=worker.handle,
-        settings=settings.streams,
-        metrics=app[STREAM_METRICS_KEY],
-        trusted=settings.keys.keys_of("wallet"),
-    )
-    task = asyncio.create_task(consumer.run(), name="notifier-consumer")
+    workers: list[Worker] = []
+    consumers: list[Consumer] = []
+    trusted = settings.keys.keys_of("wallet")
+    for index in range(settings.senders):
+        name = sender_name(settings, index)
+        # A fresh token per process: how the ledger tells this process's leases
+        # from a dead predecessor's that had the same consumer name.
+        worker = Worker(redis, replace(settings, consumer_name=name), app[METRICS_KEY],
+                        f"{name}:{uuid.uuid4().hex}")  # fmt: skip
+        workers.append(worker)
+        consumers.append(Consumer(
+            redis=redis, stream=TRANSFER_EVENTS, group=GROUP, name=name,
+            handler=worker.handle, settings=settings.streams,
+            metrics=app[STREAM_METRICS_KEY], trusted=trusted,
+        ))  # fmt: skip
+    app[WORKER_KEY] = workers[0]
+    task = asyncio.create_task(_consume_all(consumers), name="notifier-consumers")
     app[TASK_KEY] = task
-    log.info("notifier consuming %s as %s/%s", TRANSFER_EVENTS, GROUP, settings.consumer_name)
+    log.info("notifier consuming %s as %s/%s with %d sender(s)", TRANSFER_EVENTS, GROUP,
+             settings.consumer_name, settings.senders)  # fmt: skip
     try:
         yield
     finally:
-        # Ask first: the consumer finishes the event in hand and leaves within
+        # Ask first: each sender finishes the event in hand and leaves within
         # one block. Cancel only a handler still busy after that (waiting out
         # a relay outage); the worker lets a send in flight finish and be
         # recorded. Never an unbounded wait: cancelling a task blocked in a
         # redis-py read can hang, and a stuck shutdown is worse than none.
-        consumer.stop()
+        for consumer in consumers:
+            consumer.stop()
         done, _ = await asyncio.wait({task}, timeout=settings.streams.block_ms / 1000 + 1)
         if not done:
             task.cancel()
             done, _ = await asyncio.wait({task}, timeout=settings.smtp.timeout_s * 2 + 5)
         if done and not task.cancelled() and task.exception() is not None:
             log.error("the event consumer had crashed: %r", task.exception())
-        await worker.settle()
+        for worker in workers:
+            await worker.settle()
         await redis.aclose()

@@ -58,6 +58,11 @@ class NotifierSettings:
     #: Whether /readyz also requires the SMTP relay to answer. Off by default:
     #: mail waits in the queue while the relay is away, nothing is lost.
     ready_needs_smtp: bool = False
+    #: Events handled at once in this replica: each sender is its own consumer
+    #: in the group (``<consumer_name>``, then ``<consumer_name>.1``, ...) with
+    #: its own kept SMTP connection. One sender spends most of its time
+    #: waiting for Redis and the relay; a few overlap that wait.
+    senders: int = 4
     #: The public keys the notifier trusts: the wallet's (it signs the
     #: transfer events). The notifier signs nothing, so it holds no private key.
     keys: KeySettings = field(default_factory=KeySettings)
@@ -84,6 +89,7 @@ class NotifierSettings:
             ),
             consumer_name=env.text("VELLET_CONSUMER_NAME", socket.gethostname()),
             ready_needs_smtp=env.flag("VELLET_NOTIFIER_READY_NEEDS_SMTP", False),
+            senders=env.integer("VELLET_NOTIFIER_SENDERS", 4, minimum=1, maximum=64),
             keys=KeySettings.from_env(env, own=None, trusts=("wallet",)),
         )
 

@@ -16,7 +16,7 @@ import asyncio
 import email
 import html
 import mailbox
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -32,16 +32,24 @@ MAILDIR_KEY = web.AppKey("sink_maildir", mailbox.Maildir)
 _FRAME_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
+@dataclass
+class _Counter:
+    connections: int = 0
+    mails: int = 0
+
+
 class _Store:
     """aiosmtpd handler: accept everything, keep it in the Maildir."""
 
-    def __init__(self, maildir: mailbox.Maildir) -> None:
+    def __init__(self, maildir: mailbox.Maildir, counter: _Counter) -> None:
         self.maildir = maildir
+        self.counter = counter
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         rcpts = ", ".join(envelope.rcpt_tos)
         head = f"X-Sink-Envelope-From: {envelope.mail_from}\r\nX-Sink-Envelope-To: {rcpts}\r\n"
         self.maildir.add(head.encode() + envelope.original_content)
+        self.counter.mails += 1
         return "250 OK: kept in the sink"
 
 
@@ -54,6 +62,17 @@ class MailSink:
     maildir: Path
     site: Site
     server: asyncio.AbstractServer
+    #: SMTP connections accepted so far (how well senders reuse theirs).
+    counter: _Counter = field(default_factory=_Counter)
+
+    @property
+    def connections(self) -> int:
+        return self.counter.connections
+
+    @property
+    def mails(self) -> int:
+        """Mails kept since it started."""
+        return self.counter.mails
 
     @property
     def http_url(self) -> str:
@@ -80,13 +99,15 @@ async def start_sink(
     except ImportError as err:
         raise ConfigError("the mail sink needs aiosmtpd: pip install aiosmtpd") from err
     maildir = _open_maildir(directory)
-    store = _Store(maildir)
+    counter = _Counter()
+    store = _Store(maildir, counter)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(store, hostname="vellet-sink", data_size_limit=10 * 1024 * 1024),
-        host,
-        smtp_port,
-    )
+
+    def protocol() -> SMTP:
+        counter.connections += 1
+        return SMTP(store, hostname="vellet-sink", data_size_limit=10 * 1024 * 1024)
+
+    server = await loop.create_server(protocol, host, smtp_port)
     port = int(server.sockets[0].getsockname()[1])
     app = web.Application()
     app[MAILDIR_KEY] = maildir
@@ -100,7 +121,7 @@ async def start_sink(
     except BaseException:
         server.close()
         raise
-    return MailSink(host, port, directory, site, server)
+    return MailSink(host, port, directory, site, server, counter)
 
 
 def _open_maildir(directory: Path) -> mailbox.Maildir:

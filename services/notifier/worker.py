@@ -139,7 +139,7 @@ class Worker:
     async def _round(
         self, event: Event, pending: list[Party], busy: dict[str, int], payload: str
     ) -> dict[str, int]:
-        """Try every pending party once over one connection; return who to retry."""
+        """Try every pending party once over the kept connection; return who to retry."""
         retry_after: dict[str, int] = {}
         async with self.relay.session() as session:
             for party in pending:
@@ -289,3 +289,4 @@ class Worker:
         """Wait for sends still in flight after the consumer was cancelled."""
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self.settings.smtp.timeout_s * 2)
+        await self.relay.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.servers import ServerSet
 
@@ -42,6 +43,26 @@ def test_the_p2p_benchmark_prints_every_round_their_median_and_the_invariant(
         # (rate and TPS are printed rounded to whole numbers, hence the 0.5 / TPS.)
         assert abs(float(ratio) - float(rate) / float(tps)) <= 0.01 + 0.5 / float(tps)
     assert "ledger invariant after all rounds: holds" in done.stdout
+
+
+def test_the_p2p_benchmark_can_profile_its_wallet(servers: ServerSet, tmp_path: Path) -> None:
+    out = tmp_path / "wallet.prof"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "vellet", "bench", "p2p",
+            "--clients", "2", "--seconds", "1", "--rounds", "1", "--users", "4",
+            "--pgbench-clients", "2", "--profile", str(out),
+            "--postgres-url", servers.pg_admin_url, "--redis-url", servers.redis_url,
+        ],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.stat().st_size > 0  # the wallet was stopped normally and wrote it
+    stages = re.findall(r"(?m)^ +(.+?) +([0-9.]+) ms per transfer$", done.stdout)
+    named = {name.strip(): float(ms) for name, ms in stages}
+    assert named["HTTP request, all of it"] > 0
+    assert named["ledger batch (SQL)"] > 0
 
 
 def test_the_p2p_benchmark_compares_signed_and_unsigned_wallets_in_one_run(

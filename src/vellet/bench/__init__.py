@@ -13,7 +13,7 @@ from typing import Any
 
 from vellet.common.commands import command
 
-_BENCHMARKS = ("cache", "p2p", "drill", "audit")
+_BENCHMARKS = ("cache", "p2p", "drill", "audit", "mail", "drain", "scale", "everything")
 
 
 def register(sub: Any) -> None:

@@ -230,14 +230,15 @@ async def _drill(opts: Options, root: Path, pg: EmbeddedPostgres, wallet_pg: Emb
             books = await compare_books(stack.wallet_db, stack.bank_db)
             extra = await stack.evidence(set(tally.accepted.values()))
             extra["dropped_bytes"] = stack.proxy.dropped_bytes
-            mail = await mail_books(stack.wallet_db, stack.links.maildir, await _dead(stack))
+            dead = await dead_recipients(stack)
+            mail = await mail_books(stack.wallet_db, stack.links.maildir, dead)
     finally:
         await stack.stop()
     return DrillResult(opts.transfers, tally, funding, books, extra, mail, runs, waited,
                        time.monotonic() - started)  # fmt: skip
 
 
-async def _dead(stack: Stack) -> int:
+async def dead_recipients(stack: Stack) -> int:
     """Recipients the notifier gave up on (its dead letters, in Redis)."""
     client = aioredis.Redis.from_url(stack.redis.url)  # as the admin, like every count
     try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import re
 import secrets
@@ -33,14 +34,16 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from vellet.bench import faults
-from vellet.bench.p2p_load import Round, drive, setup_users
+from vellet.bench import faults, profiled
+from vellet.bench.memory import sampling
+from vellet.bench.p2p_load import drive, setup_users
+from vellet.bench.p2p_result import Result
 from vellet.common import keyfiles, redis_acl
 from vellet.common.commands import command
 from vellet.common.db import create_pool
@@ -86,12 +89,21 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
     parser.add_argument("--redis-url", help="default: embedded")
     parser.add_argument("--no-fsync", action="store_true", help="embedded PG without fsync")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the wallet under cProfile, write FILE, print ms per transfer by stage "
+        "(one wallet only; the figures are then not comparable)",
+    )
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.seconds <= 0 or args.users < 2 or args.rounds < 1:
         raise ConfigError("--clients and --rounds must be >= 1, --seconds > 0 and --users >= 2")
+    if args.profile and (args.wallets != 1 or args.signing != "on"):
+        # The unsigned wallet is its own module, not ``vellet wallet serve``.
+        raise ConfigError("--profile profiles one signing wallet: use --wallets 1 --signing on")
     with (
         tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
         servers(args, Path(tmp)) as found,
@@ -101,40 +113,23 @@ def _main(args: argparse.Namespace) -> int:
         if len(results) > 1:
             print(f"signing {mode}:")
         print(result.table(args))
+        print(f"RSS per wallet process under load: {result.memory.describe()}")
     if len(results) > 1:
         on, off = (statistics.median(r.ratio for r in results[m].rounds) for m in ("on", "off"))
         print(f"median ratio signed {on:.2f}, unsigned {off:.2f}: {(on / off - 1) * 100:+.1f} %")
+    if args.profile:
+        print(profiled.summary(args.profile, results[args.signing].p2p_total))
     return 0 if all(r.invariant_ok for r in results.values()) else 1
 
 
-@dataclass
-class Result:
-    rounds: list[Round] = field(default_factory=list)
-    invariant_ok: bool = False
-
-    def table(self, args: argparse.Namespace) -> str:
-        rows = [
-            "| round | clients | seconds | transfers | errors | transfers/s | p50 ms | p99 ms "
-            f"| pgbench -N TPS ({args.pgbench_clients} clients) | ratio | mean batch |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for n, r in enumerate(self.rounds, 1):
-            rows.append(
-                f"| {n} | {args.clients} | {r.seconds:.1f} | {r.transfers} | {r.errors} "
-                f"| {r.rate:.0f} | {r.p50 * 1000:.1f} | {r.p99 * 1000:.1f} "
-                f"| {r.pgbench_tps:.0f} | {r.ratio:.2f} | {r.mean_batch:.1f} |"
-            )
-        if len(self.rounds) > 1:
-            med = statistics.median
-            rs = self.rounds
-            rows.append(
-                f"| median | {args.clients} | | | {sum(r.errors for r in rs)} "
-                f"| {med(r.rate for r in rs):.0f} | {med(r.p50 for r in rs) * 1000:.1f} "
-                f"| {med(r.p99 for r in rs) * 1000:.1f} | {med(r.pgbench_tps for r in rs):.0f} "
-                f"| {med(r.ratio for r in rs):.2f} | {med(r.mean_batch for r in rs):.1f} |"
-            )
-        verdict = "holds" if self.invariant_ok else "BROKEN"
-        return "\n".join([*rows, "", f"ledger invariant after all rounds: {verdict}"])
+def measure(args: argparse.Namespace) -> Result:
+    """One whole run (for ``vellet bench all``): the signing wallets' result if both ran."""
+    with (
+        tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp,
+        servers(args, Path(tmp)) as found,
+    ):
+        results = asyncio.run(_run(args, found))
+    return results.get("on") or results["off"]
 
 
 @dataclass
@@ -190,8 +185,14 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         raise ConfigError(f"the wallet did not start: {err}") from None
 
 
-def spawn(component: str, env: dict[str, str], *, signing: str = "on") -> subprocess.Popen[bytes]:
-    serve = ["-m", "vellet", component, "serve"]
+def spawn(
+    component: str,
+    env: dict[str, str],
+    runner: tuple[str, ...] = ("-m", "vellet"),
+    *,
+    signing: str = "on",
+) -> subprocess.Popen[bytes]:
+    serve = [*runner, component, "serve"]
     if signing == "off":
         serve = ["-m", "vellet.bench.unsigned_wallet"]
     return subprocess.Popen(
@@ -212,9 +213,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
-    wallet_db = await fresh_database(found.admin_url, "bench_wallet")
-    sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
+def wallet_env(args: argparse.Namespace, found: Servers, wallet_db: str,
+               sessions: SessionSettings) -> dict[str, str]:  # fmt: skip
+    """The environment of a benchmark's wallet process (also ``bench scale``'s)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
     env |= {
         # P2P signs no token, but the wallet starts only with its key in hand.
@@ -230,17 +231,30 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
         "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
         "VELLET_LOG_LEVEL": "WARNING",
     }
+    return env
+
+
+async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
+    wallet_db = await fresh_database(found.admin_url, "bench_wallet")
+    sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
+    env = wallet_env(args, found, wallet_db, sessions)
     modes = ["on", "off"] if args.signing == "both" else [args.signing]
     ports = {mode: [(free_port(), free_port()) for _ in range(args.wallets)] for mode in modes}
-    wallets = [
-        spawn(
-            "wallet",
-            env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
-            signing=mode,
-        )
+    profile = getattr(args, "profile", None)
+    runner = ("-m", "vellet.bench.profiled", profile) if profile else ("-m", "vellet")
+    by_mode = {
+        mode: [
+            spawn(
+                "wallet",
+                env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
+                runner,
+                signing=mode,
+            )
+            for pub, inner in ports[mode]
+        ]
         for mode in modes
-        for pub, inner in ports[mode]
-    ]
+    }
+    wallets = [wallet for mode in modes for wallet in by_mode[mode]]
     results = {mode: Result() for mode in modes}
     try:
         urls = {mode: [f"http://127.0.0.1:{pub}" for pub, _ in ports[mode]] for mode in modes}
@@ -254,17 +268,29 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
         # Rounds alternate the loads, so each sees the machine as it is then.
         for n in range(args.rounds):
             for mode in modes:
-                round_ = await drive(args, urls[mode], users, n, metrics_urls[mode])
+                pids: dict[str, list[int | None]] = {"wallet": [w.pid for w in by_mode[mode]]}
+                async with sampling(results[mode].memory, functools.partial(dict, pids)):
+                    round_ = await drive(args, urls[mode], users, n, metrics_urls[mode])
                 await drain_outbox(wallet_db)
                 round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
                 results[mode].rounds.append(round_)
         ok = await invariant_holds(wallet_db)
+        total = await _p2p_count(wallet_db)
         for result in results.values():
             result.invariant_ok = ok
+            result.p2p_total = total
     finally:
         for wallet in wallets:
             stop(wallet)
     return results
+
+
+async def _p2p_count(wallet_db: str) -> int:
+    pool = await create_pool(wallet_db, max_size=1)
+    try:
+        return int(await pool.fetchval("SELECT count(*) FROM transfers WHERE kind = 'p2p'"))
+    finally:
+        await pool.close()
 
 
 async def drain_outbox(wallet_db: str) -> None:

@@ -1,0 +1,68 @@
+"""Run a ``vellet`` service under cProfile, and say per transfer where its time went.
+
+``python -m vellet.bench.profiled OUT wallet serve`` is ``vellet wallet
+serve`` with the profiler on from the first import; SIGTERM (how the
+benchmarks stop their children) ends it normally, so ``OUT`` is written.
+:func:`summary` turns the file into milliseconds per transfer for the
+functions that tell the story (HTTP handling, the session check, the P2P
+route, the ledger batch, the outbox relay, the dashboard's live channel).
+
+cProfile roughly doubles the cost of Python code, so read the shares, not
+the absolute figures; a sampling profiler (py-spy) is not installable here.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import runpy
+import signal
+import sys
+from typing import Any
+
+#: (label, file suffix, function name): what a P2P transfer spends its time in.
+P2P_STAGES: tuple[tuple[str, str, str], ...] = (
+    ("HTTP request, all of it", "aiohttp/web_protocol.py", "_handle_request"),
+    ("  writing the response", "aiohttp/web_protocol.py", "finish_response"),
+    ("  metrics + problem middleware", "vellet/common/metrics.py", "middleware"),
+    ("  session check (JWT)", "vellet/wallet/auth/sessions.py", "authenticate"),
+    ("  P2P route (parse, rules, batcher)", "vellet/wallet/api/transfers.py", "_p2p"),
+    ("ledger batch (SQL)", "vellet/wallet/ledger/store.py", "p2p_batch"),
+    ("event outbox relay", "vellet/wallet/events/relay.py", "publish_batch"),
+    ("dashboard live channel", "vellet/wallet/web/hub.py", "run"),
+    ("socket send (all)", "~", "<method 'send' of '_socket.socket' objects>"),
+    ("waiting (epoll)", "~", "<method 'poll' of 'select.epoll' objects>"),
+)
+
+
+def main() -> None:
+    out, argv = sys.argv[1], sys.argv[2:]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        # As ``python -m vellet`` would (the benchmarks may not import the CLI).
+        sys.argv = ["vellet", *argv]
+        runpy.run_module("vellet", run_name="__main__", alter_sys=True)
+    except SystemExit:
+        pass
+    finally:
+        profiler.disable()
+        profiler.dump_stats(out)
+
+
+def summary(path: str, transfers: int) -> str:
+    """One line per stage: cumulative ms per transfer (over the process's life)."""
+    loaded: Any = pstats.Stats(path)
+    stats = loaded.stats  # {(file, line, name): (cc, nc, tt, ct, callers)}; not in the stubs
+    lines = [f"profile of the wallet (cProfile, {transfers} transfers over its life):"]
+    for label, suffix, name in P2P_STAGES:
+        cumulative = sum(ct for (file, _, func), (_, _, _, ct, _) in stats.items()
+                         if func == name and file.endswith(suffix))  # fmt: skip
+        per = cumulative * 1000 / transfers if transfers else 0.0
+        lines.append(f"  {label:<38} {per:6.3f} ms per transfer")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
