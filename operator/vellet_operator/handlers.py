@@ -70,6 +70,29 @@ def _apply(step: Step, body: kopf.Body, patch: kopf.Patch) -> None:
         kopf.event(body, type=type_, reason=reason, message=message)
 
 
+async def _authorize_and_submit(
+    rt: Runtime,
+    spec: kopf.Spec,
+    uid: str,
+    meta: kopf.Meta,
+    namespace: str | None,
+    status: kopf.Status,
+    index: kopf.Index[str, tuple[str, ...]],
+    authorize_retry: int,
+    submit_retry: int,
+) -> Step:
+    """The binding check, then the wallet call: what creating a Transfer means."""
+    generation = int(meta.get("generation") or 1)
+    ns = namespace or ""
+    bound = bindings.is_bound(str(spec.get("fromAccount")), index.get(ns, []))
+    return reconcile.authorize(
+        rt, spec=spec, namespace=ns, bound=bound, status=status,
+        generation=generation, retry=authorize_retry,
+    ) or await reconcile.submit(
+        rt, spec=spec, uid=uid, status=status, generation=generation, retry=submit_retry,
+    )  # fmt: skip
+
+
 def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
     """The operator's handlers, bound to ``rt`` (opened on startup, closed on cleanup)."""
     registry = kopf.OperatorRegistry()
@@ -126,16 +149,9 @@ def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
         retry: int,
         **kwargs: Any,
     ) -> None:
-        generation = int(meta.get("generation") or 1)
-        namespace = namespace or ""
-        index: kopf.Index[str, tuple[str, ...]] = kwargs["account_bindings"]
-        bound = bindings.is_bound(str(spec.get("fromAccount")), index.get(namespace, []))
-        step = reconcile.authorize(
-            rt, spec=spec, namespace=namespace, bound=bound, status=status,
-            generation=generation, retry=retry,
-        ) or await reconcile.submit(
-            rt, spec=spec, uid=uid, status=status, generation=generation, retry=retry,
-        )  # fmt: skip
+        step = await _authorize_and_submit(
+            rt, spec, uid, meta, namespace, status, kwargs["account_bindings"], retry, retry
+        )
         _apply(step, body, patch)
         rt.metrics.reconciled("create", step.outcome)
         if step.final_error is not None:
@@ -181,17 +197,11 @@ def build_registry(rt: Runtime) -> kopf.OperatorRegistry:
         patch: kopf.Patch,
         **kwargs: Any,
     ) -> None:
-        # Authorised again (a lost Denied must stay denied; no second grace),
-        # then submitted under the same uid.
-        generation = int(meta.get("generation") or 1)
-        index: kopf.Index[str, tuple[str, ...]] = kwargs["account_bindings"]
-        bound = bindings.is_bound(str(spec.get("fromAccount")), index.get(namespace or "", []))
-        step = reconcile.authorize(
-            rt, spec=spec, namespace=namespace or "", bound=bound, status=status,
-            generation=generation, retry=1,
-        ) or await reconcile.submit(
-            rt, spec=spec, uid=uid, status=status, generation=generation, retry=0,
-        )  # fmt: skip
+        # Authorised again (a lost Denied must stay denied; no second grace:
+        # auth retry 1), then submitted under the same uid.
+        step = await _authorize_and_submit(
+            rt, spec, uid, meta, namespace, status, kwargs["account_bindings"], 1, 0
+        )
         _apply(step, body, patch)
         rt.metrics.reconciled("resubmit", step.outcome)
 
