@@ -94,3 +94,41 @@ def test_the_unsigned_wallet_publishes_what_every_consumer_refuses() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert probe.stdout.strip() == "['payload']", probe.stderr
+
+
+def test_the_p2p_benchmark_compares_a_setting_and_splits_the_cpu_and_the_statements() -> None:
+    """An A/B in one run (the machine's noise hits both sides), the CPU of each
+    process group per transfer, and PostgreSQL's own statement statistics."""
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "vellet", "bench", "p2p", "--no-fsync", "--pg-stats",
+            "--compare", "VELLET_P2P_BATCH_MAX=1",
+            "--clients", "2", "--seconds", "1", "--rounds", "1", "--users", "4",
+            "--pgbench-clients", "2",
+        ],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "as deployed:" in done.stdout
+    assert "with --compare:" in done.stdout
+    assert re.search(r"with VELLET_P2P_BATCH_MAX=1 \d+\.\d\d: [+-]", done.stdout)
+    # With batching off every batch is one transfer: the variant's table says so.
+    variant = done.stdout.split("with --compare:")[1]
+    assert re.search(r"\| 1\.0 \|\n", variant)
+    groups = r"(?m)^  (wallet|postgresql \(all backends\)) +([0-9.]+) ms"
+    cpu = dict(re.findall(groups, done.stdout))
+    assert float(cpu["wallet"]) > 0
+    assert float(cpu["postgresql (all backends)"]) > 0
+    assert re.search(r"function wallet_p2p_batch: [1-9]\d* calls", done.stdout)
+    assert "wallet_p2p_batch($1" in done.stdout
+
+
+def test_a_compare_that_is_not_a_setting_is_a_readable_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vellet", "bench", "p2p", "--compare", "batch=2"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "VELLET_NAME=VALUE" in done.stderr
+    assert "Traceback" not in done.stderr

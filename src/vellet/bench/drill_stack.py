@@ -29,7 +29,7 @@ from vellet.bench.drill_load import User
 from vellet.bench.drill_net import Links, start_links
 from vellet.bench.faults import ServiceProcess
 from vellet.bench.faults_net import GateProxy
-from vellet.bench.p2p import fresh_database
+from vellet.bench.p2p_servers import fresh_database
 from vellet.common import keyfiles, keys, streams, tokens
 from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from vellet.notifier.sink import MailSink, start_sink, take_mail

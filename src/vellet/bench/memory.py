@@ -98,14 +98,19 @@ class CpuShare:
     """CPU seconds each named group of processes spent between ``start`` and ``stop``."""
 
     used: dict[str, float] = field(default_factory=dict)
+    #: Groups counted without their children (a process that started the others).
+    alone: frozenset[str] = frozenset()
     _at_start: dict[str, float] = field(default_factory=dict)
 
+    def _now(self, groups: dict[str, list[int]]) -> dict[str, float]:
+        return {n: sum(map(cpu_seconds if n in self.alone else tree_cpu_seconds, pids))
+                for n, pids in groups.items()}  # fmt: skip
+
     def start(self, groups: dict[str, list[int]]) -> None:
-        self._at_start = {n: sum(map(tree_cpu_seconds, pids)) for n, pids in groups.items()}
+        self._at_start = self._now(groups)
 
     def stop(self, groups: dict[str, list[int]]) -> None:
-        self.used = {n: sum(map(tree_cpu_seconds, pids)) - self._at_start.get(n, 0.0)
-                     for n, pids in groups.items()}  # fmt: skip
+        self.used = {n: s - self._at_start.get(n, 0.0) for n, s in self._now(groups).items()}
 
     def describe(self) -> str:
         return ", ".join(f"{n} {s:.1f} s" for n, s in sorted(self.used.items()))

@@ -25,33 +25,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
-import re
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from vellet.bench import faults, profiled
-from vellet.bench.memory import sampling
+from vellet.bench import p2p_profile, profiled
+from vellet.bench.memory import CpuShare, sampling
 from vellet.bench.p2p_load import drive, setup_users
 from vellet.bench.p2p_result import Result
-from vellet.common import keyfiles, redis_acl
+from vellet.bench.p2p_servers import (
+    Servers,
+    drain_outbox,
+    fresh_database,
+    invariant_holds,
+    p2p_count,
+    pgbench_init,
+    pgbench_run,
+    servers,
+    spawn,
+    stop,
+    wait_healthy,
+    wallet_env,
+)
 from vellet.common.commands import command
-from vellet.common.db import create_pool
-from vellet.common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from vellet.common.embedded import free_port
 from vellet.common.errors import ConfigError
 from vellet.common.settings import Secret
-from vellet.wallet.events import store as events_store
-from vellet.wallet.ledger import audit
 from vellet.wallet.settings import SessionSettings
 
 
@@ -86,6 +87,14 @@ def add_parser(sub: Any) -> None:
         "--signing", choices=("on", "off", "both"), default="on",
         help="sign stream messages (on, as deployed), not (off), or alternate both",
     )  # fmt: skip
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="VELLET_X=VALUE",
+        help="also run wallets with this setting changed, alternated with the others in "
+        "every round (repeatable; an A/B on one machine at one time)",
+    )
     parser.add_argument("--postgres-url", help="a superuser URL (default: embedded)")
     parser.add_argument("--redis-url", help="default: embedded")
     parser.add_argument("--no-fsync", action="store_true", help="embedded PG without fsync")
@@ -95,13 +104,21 @@ def add_parser(sub: Any) -> None:
         help="run the wallet under cProfile, write FILE, print ms per transfer by stage "
         "(one wallet only; the figures are then not comparable)",
     )
+    parser.add_argument(
+        "--pg-stats", action="store_true",
+        help="embedded PG with pg_stat_statements: print the statements by time per transfer",
+    )  # fmt: skip
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.seconds <= 0 or args.users < 2 or args.rounds < 1:
         raise ConfigError("--clients and --rounds must be >= 1, --seconds > 0 and --users >= 2")
-    if args.profile and (args.wallets != 1 or args.signing != "on"):
+    if any("=" not in c or not c.startswith("VELLET_") for c in args.compare):
+        raise ConfigError("--compare takes VELLET_NAME=VALUE")
+    if args.compare and args.signing == "both":
+        raise ConfigError("--compare and --signing both are two comparisons: pick one")
+    if args.profile and (args.wallets != 1 or args.signing != "on" or args.compare):
         # The unsigned wallet is its own module, not ``vellet wallet serve``.
         raise ConfigError("--profile profiles one signing wallet: use --wallets 1 --signing on")
     with (
@@ -111,15 +128,25 @@ def _main(args: argparse.Namespace) -> int:
         results = asyncio.run(_run(args, found))
     for mode, result in results.items():
         if len(results) > 1:
-            print(f"signing {mode}:")
+            print(f"{_LABELS[mode]}:" if "variant" in results else f"signing {mode}:")
         print(result.table(args))
         print(f"RSS per wallet process under load: {result.memory.describe()}")
-    if len(results) > 1:
+    if "variant" in results:
+        base, variant = (statistics.median(r.ratio for r in results[m].rounds)
+                         for m in ("on", "variant"))  # fmt: skip
+        print(f"median ratio as deployed {base:.2f}, with {' '.join(args.compare)} "
+              f"{variant:.2f}: {(variant / base - 1) * 100:+.1f} %")  # fmt: skip
+    elif len(results) > 1:
         on, off = (statistics.median(r.ratio for r in results[m].rounds) for m in ("on", "off"))
         print(f"median ratio signed {on:.2f}, unsigned {off:.2f}: {(on / off - 1) * 100:+.1f} %")
+    for result in results.values():
+        print(result.profile)
     if args.profile:
         print(profiled.summary(args.profile, results[args.signing].p2p_total))
     return 0 if all(r.invariant_ok for r in results.values()) else 1
+
+
+_LABELS = {"variant": "with --compare", "on": "as deployed"}
 
 
 def measure(args: argparse.Namespace) -> Result:
@@ -132,113 +159,14 @@ def measure(args: argparse.Namespace) -> Result:
     return results.get("on") or results["off"]
 
 
-@dataclass
-class Servers:
-    admin_url: str
-    redis_url: str
-    pgbench: Path
-
-
-@contextmanager
-def servers(args: argparse.Namespace, tmp: Path) -> Iterator[Servers]:
-    pg = redis = None
-    try:
-        admin_url = args.postgres_url
-        if admin_url is None:
-            tmp.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
-            pg = EmbeddedPostgres(tmp / "pg", fsync=not args.no_fsync).start()
-            admin_url = pg.admin_url
-        redis_url = args.redis_url
-        if redis_url is None:
-            redis = EmbeddedRedis(tmp / "redis", persistent=False,
-                                  passwords=redis_acl.generate_passwords()).start()  # fmt: skip
-            redis_url = redis.url_for("wallet")  # the only service it runs
-        yield Servers(admin_url, redis_url, EmbeddedPostgres(tmp).pgbench())
-    finally:
-        if redis is not None:
-            redis.stop()
-        if pg is not None:
-            pg.stop()
-
-
-def database_url(admin_url: str, name: str) -> str:
-    base, _, query = admin_url.partition("?")
-    root = base.rsplit("/", 1)[0]
-    return f"{root}/{name}" + (f"?{query}" if query else "")
-
-
-async def fresh_database(admin_url: str, name: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return database_url(admin_url, name)
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    """faults.wait_healthy, with its failure said as one line by the CLI."""
-    try:
-        await faults.wait_healthy(url, proc)
-    except (RuntimeError, TimeoutError) as err:
-        raise ConfigError(f"the wallet did not start: {err}") from None
-
-
-def spawn(
-    component: str,
-    env: dict[str, str],
-    runner: tuple[str, ...] = ("-m", "vellet"),
-    *,
-    signing: str = "on",
-) -> subprocess.Popen[bytes]:
-    serve = [*runner, component, "serve"]
-    if signing == "off":
-        serve = ["-m", "vellet.bench.unsigned_wallet"]
-    return subprocess.Popen(
-        [sys.executable, *serve],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wallet_env(args: argparse.Namespace, found: Servers, wallet_db: str,
-               sessions: SessionSettings) -> dict[str, str]:  # fmt: skip
-    """The environment of a benchmark's wallet process (also ``bench scale``'s)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VELLET_")}
-    env |= {
-        # P2P signs no token, but the wallet starts only with its key in hand.
-        **keyfiles.pem_env(keyfiles.generate_all(), "wallet"),
-        "VELLET_SESSION_SECRET": sessions.secret.get(),
-        "VELLET_SESSION_TTL": str(sessions.ttl_seconds),
-        "VELLET_REDIS_URL": found.redis_url,
-        "VELLET_WALLET_DATABASE_URL": wallet_db,
-        # P2P never calls the bank (only sign-up does), so none runs here.
-        "VELLET_BANK_URL": f"http://127.0.0.1:{free_port()}",
-        "VELLET_WALLET_POOL_SIZE": str(args.pool_size),
-        "VELLET_P2P_BATCH_MAX": str(args.batch_max),
-        "VELLET_P2P_BATCH_CONCURRENCY": str(args.batch_concurrency),
-        "VELLET_LOG_LEVEL": "WARNING",
-    }
-    return env
-
-
 async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
     wallet_db = await fresh_database(found.admin_url, "bench_wallet")
     sessions = SessionSettings(secret=Secret(secrets.token_urlsafe(32)), ttl_seconds=3600)
     env = wallet_env(args, found, wallet_db, sessions)
     modes = ["on", "off"] if args.signing == "both" else [args.signing]
+    compare = dict(c.split("=", 1) for c in getattr(args, "compare", []))
+    if compare:
+        modes = [args.signing, "variant"]
     ports = {mode: [(free_port(), free_port()) for _ in range(args.wallets)] for mode in modes}
     profile = getattr(args, "profile", None)
     runner = ("-m", "vellet.bench.profiled", profile) if profile else ("-m", "vellet")
@@ -246,9 +174,11 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
         mode: [
             spawn(
                 "wallet",
-                env | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
+                env
+                | (compare if mode == "variant" else {})
+                | {"VELLET_WALLET_PORT": str(pub), "VELLET_WALLET_INTERNAL_PORT": str(inner)},
                 runner,
-                signing=mode,
+                signing="on" if mode == "variant" else mode,
             )
             for pub, inner in ports[mode]
         ]
@@ -265,74 +195,37 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
             await wait_healthy(url, wallet)
         users = await setup_users(args.users, wallet_db, sessions)
         pgbench_db = await pgbench_init(found)
+        pg_stats = getattr(args, "pg_stats", False) and found.postgres_pid is not None
+        if pg_stats:
+            await p2p_profile.reset_statements(wallet_db)
+        shares: dict[str, list[CpuShare]] = {mode: [] for mode in modes}
         # Rounds alternate the loads, so each sees the machine as it is then.
         for n in range(args.rounds):
             for mode in modes:
                 pids: dict[str, list[int | None]] = {"wallet": [w.pid for w in by_mode[mode]]}
+                groups = p2p_profile.cpu_groups([w.pid for w in by_mode[mode]],
+                                                found.postgres_pid, found.redis_pid)  # fmt: skip
+                cpu = CpuShare(alone=frozenset({p2p_profile.LOAD}))
                 async with sampling(results[mode].memory, functools.partial(dict, pids)):
-                    round_ = await drive(args, urls[mode], users, n, metrics_urls[mode])
+                    round_ = await drive(args, urls[mode], users, n, metrics_urls[mode],
+                                         on_start=functools.partial(cpu.start, groups))  # fmt: skip
+                    cpu.stop(groups)
+                shares[mode].append(cpu)
                 await drain_outbox(wallet_db)
                 round_.pgbench_tps = await pgbench_run(found, args, pgbench_db)
                 results[mode].rounds.append(round_)
         ok = await invariant_holds(wallet_db)
-        total = await _p2p_count(wallet_db)
-        for result in results.values():
+        total = await p2p_count(wallet_db)
+        for mode, result in results.items():
             result.invariant_ok = ok
             result.p2p_total = total
+            measured = sum(r.transfers for r in result.rounds)
+            seconds = sum(r.seconds for r in result.rounds)
+            result.profile = p2p_profile.describe_cpu(shares[mode], measured, seconds)
+        if pg_stats:
+            for result in results.values():
+                result.profile += "\n" + await p2p_profile.top_statements(wallet_db, total)
     finally:
         for wallet in wallets:
             stop(wallet)
     return results
-
-
-async def _p2p_count(wallet_db: str) -> int:
-    pool = await create_pool(wallet_db, max_size=1)
-    try:
-        return int(await pool.fetchval("SELECT count(*) FROM transfers WHERE kind = 'p2p'"))
-    finally:
-        await pool.close()
-
-
-async def drain_outbox(wallet_db: str) -> None:
-    """Let the wallet's relay finish, so pgbench runs on a quiet server."""
-    pool = await create_pool(wallet_db, max_size=1)
-    try:
-        for _ in range(600):
-            if await events_store.unpublished_count(pool) == 0:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await pool.close()
-
-
-async def invariant_holds(wallet_db: str) -> bool:
-    pool = await create_pool(wallet_db, max_size=1)
-    try:
-        return (await audit.check_invariants(pool)).ok
-    finally:
-        await pool.close()
-
-
-async def pgbench_init(found: Servers) -> str:
-    url = await fresh_database(found.admin_url, "bench_pgbench")
-    init = await asyncio.create_subprocess_exec(
-        str(found.pgbench), "-i", "-q", url, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, err = await init.communicate()
-    if init.returncode != 0:
-        raise ConfigError(f"pgbench -i failed: {err.decode(errors='replace')[-500:]}")
-    return url
-
-
-async def pgbench_run(found: Servers, args: argparse.Namespace, url: str) -> float:
-    """pgbench's built-in simple-update script; its TPS."""
-    seconds = str(max(1, round(args.seconds)))
-    proc = await asyncio.create_subprocess_exec(
-        str(found.pgbench), "-N", "-c", str(args.pgbench_clients), "-j", "2", "-T", seconds, url,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    match = re.search(r"tps = ([0-9.]+)", out.decode())
-    if proc.returncode != 0 or match is None:
-        raise ConfigError(f"pgbench failed: {err.decode(errors='replace')[-500:]}")
-    return float(match.group(1))

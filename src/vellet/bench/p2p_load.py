@@ -14,6 +14,7 @@ import re
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -122,10 +123,12 @@ async def drive(
     users: list[User],
     round_no: int,
     metrics_urls: list[str],
+    on_start: Callable[[], None] = lambda: None,
 ) -> Round:
     """One measured P2P phase (the first one after a short warm-up); client
     i talks to wallet i modulo their number, as a round-robin balancer would.
-    The batch sizes are read from ``metrics_urls``, the wallets' internal ports."""
+    The batch sizes are read from ``metrics_urls``, the wallets' internal ports;
+    ``on_start`` is called as the measured phase begins (the CPU split)."""
     result = Round()
     addresses = [url.removeprefix("http://").partition(":") for url in wallet_urls]
 
@@ -160,6 +163,7 @@ async def drive(
         await asyncio.gather(*(client(-i - 1, warmup_end) for i in range(args.clients)))
         result.transfers, result.errors, result.latencies = 0, 0, []
     sum_before, count_before = await batch_sizes(metrics_urls)
+    on_start()
     started = time.perf_counter()
     deadline = started + args.seconds
     seeds = range(round_no * args.clients, (round_no + 1) * args.clients)

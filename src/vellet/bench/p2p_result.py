@@ -23,6 +23,8 @@ class Result:
     memory: Peaks = field(default_factory=Peaks)
     #: P2P transfers made over the whole run, warm-up included (for --profile).
     p2p_total: int = 0
+    #: CPU per transfer by process group, and PostgreSQL's statements if asked.
+    profile: str = ""
 
     def rows(self, args: argparse.Namespace, label: str = "") -> list[Row]:
         """The median round as ``vellet bench all`` table rows."""

@@ -30,7 +30,8 @@ from typing import Any
 import aiohttp
 
 from vellet.bench.memory import Peaks, sampling
-from vellet.bench.p2p import (
+from vellet.bench.p2p_load import User, drive, setup_users
+from vellet.bench.p2p_servers import (
     drain_outbox,
     fresh_database,
     invariant_holds,
@@ -40,7 +41,6 @@ from vellet.bench.p2p import (
     wait_healthy,
     wallet_env,
 )
-from vellet.bench.p2p_load import User, drive, setup_users
 from vellet.bench.report import Row, exit_code
 from vellet.bench.seed import Seeded, seed
 from vellet.common.commands import command

@@ -43,6 +43,9 @@ class EmbeddedPostgres:
     port: int = 0
     #: Durable by default; tests switch fsync off for speed.
     fsync: bool = True
+    #: More ``-c name=value`` server settings (benchmarks preload
+    #: ``pg_stat_statements`` to see where the database's time goes).
+    options: dict[str, str] = field(default_factory=dict)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -105,6 +108,7 @@ class EmbeddedPostgres:
                     "max_connections=300",
                     "-c",
                     "shared_buffers=128MB",
+                    *(arg for k, v in self.options.items() for arg in ("-c", f"{k}={v}")),
                 ],
                 **drop,
                 stdout=out,
