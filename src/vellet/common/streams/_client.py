@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -43,13 +43,21 @@ async def publish(redis: Redis, stream: str, payload: Mapping[str, Any], key: Pr
     return str(msg_id)
 
 
+#: Messages per pipelined round trip in :func:`publish_many`. Signing and
+#: encoding one costs ~0.1 ms of CPU that holds the event loop; 200 at once
+#: held a wallet's HTTP requests for ~20 ms, which its P2P p99 showed.
+CHUNK: Final = 32
+
+
 async def publish_many(redis: Redis, stream: str, payloads: Sequence[Mapping[str, Any]],
                        key: PrivateKey) -> None:  # fmt: skip
-    """Append several messages in one round trip, signed and encoded like :func:`publish`."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for payload in payloads:
-            pipe.xadd(stream, message(key, stream, payload))
-        await pipe.execute()
+    """Append several messages, signed and encoded like :func:`publish`, in pipelined
+    round trips of :data:`CHUNK`: each round trip lets the event loop serve others."""
+    for start in range(0, len(payloads), CHUNK):
+        async with redis.pipeline(transaction=False) as pipe:
+            for payload in payloads[start : start + CHUNK]:
+                pipe.xadd(stream, message(key, stream, payload))
+            await pipe.execute()
 
 
 def payload_of(fields: Fields) -> dict[str, Any]:
