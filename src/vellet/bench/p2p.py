@@ -222,6 +222,7 @@ async def _run(args: argparse.Namespace, found: Servers) -> dict[str, Result]:
             measured = sum(r.transfers for r in result.rounds)
             seconds = sum(r.seconds for r in result.rounds)
             result.profile = p2p_profile.describe_cpu(shares[mode], measured, seconds)
+            result.cpu_ms = p2p_profile.cpu_per_transfer(shares[mode], measured)
         if pg_stats:
             for result in results.values():
                 result.profile += "\n" + await p2p_profile.top_statements(wallet_db, total)

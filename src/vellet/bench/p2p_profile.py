@@ -42,6 +42,13 @@ def cpu_groups(wallets: list[int], postgres: int | None, redis: int | None) -> d
     return groups
 
 
+def cpu_per_transfer(shares: list[CpuShare], transfers: int) -> dict[str, float]:
+    """CPU milliseconds per transfer of each group, over all phases."""
+    names = sorted({n for share in shares for n in share.used})
+    return {n: sum(share.used.get(n, 0.0) for share in shares) * 1000 / transfers
+            for n in names} if transfers else {}  # fmt: skip
+
+
 def describe_cpu(shares: list[CpuShare], transfers: int, seconds: float) -> str:
     """CPU milliseconds per transfer and cores used, per group, over all phases."""
     if not shares or not transfers:

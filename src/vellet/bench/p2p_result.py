@@ -25,6 +25,8 @@ class Result:
     p2p_total: int = 0
     #: CPU per transfer by process group, and PostgreSQL's statements if asked.
     profile: str = ""
+    #: CPU milliseconds per measured transfer, by process group.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     def rows(self, args: argparse.Namespace, label: str = "") -> list[Row]:
         """The median round as ``vellet bench all`` table rows."""
@@ -40,6 +42,9 @@ class Result:
             Row(f"{what}: ledger invariant",
                 "holds" if self.invariant_ok else "BROKEN", "holds", self.invariant_ok,
                 check=True),
+            Row(f"{what}: CPU per transfer", ", ".join(
+                f"{name.split(' (')[0]} {ms:.3f} ms" for name, ms in self.cpu_ms.items()), "-",
+                None),
             *self.memory.rows(f"P2P load{label}"),
         ]  # fmt: skip
 
