@@ -11,11 +11,11 @@ from vellet.common.errors import ConfigError
 from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings, smtp_from_env
 from vellet.common.settings import (
+    BATCHED_READ,
     AuditSettings,
     Env,
     HttpSettings,
     Secret,
-    BATCHED_READ,
     StreamSettings,
     require_distinct,
 )

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from vellet.common.errors import ConfigError
 from vellet.common.keys import KeySettings
 from vellet.common.settings import (
+    BATCHED_READ,
     AuditSettings,
     Env,
     HttpSettings,
     Secret,
-    BATCHED_READ,
     StreamSettings,
     TokenSettings,
     require_distinct,
