@@ -1,10 +1,11 @@
 """The bank's side of the request stream: execute, publish the outcome.
 
-Each message is handled by the same :func:`execute` as the HTTP API, then
-the outcome goes to the result stream, then (in :class:`Consumer`) the
-message is acknowledged. A crash anywhere in between is harmless: the
-redelivered message replays the stored outcome and publishes it again, and
-the wallet applies results idempotently.
+The messages of one read are executed together by :func:`execute_many` (one
+database transaction, the same rules as the HTTP API's :func:`execute` for
+each), then their outcomes go to the result stream in one round trip, then
+(in :class:`Consumer`) the messages are acknowledged with one XACK. A crash
+anywhere in between is harmless: the redelivered message replays the stored
+outcome and publishes it again, and the wallet applies results idempotently.
 
 Only a request signed by the wallet for this stream is executed (the
 :class:`Consumer` verifies before this handler runs); a request missing a
@@ -15,7 +16,7 @@ reason) instead of being retried. Results are signed with the bank's key.
 from __future__ import annotations
 
 from vellet.bank import domain
-from vellet.bank.executor import execute
+from vellet.bank.executor import execute_many
 from vellet.bank.state import BankMetrics
 from vellet.common import streams
 from vellet.common.db import Pool
@@ -49,13 +50,37 @@ def request_consumer(pool: Pool, redis: streams.Redis, name: str, settings: Stre
                      metrics: BankMetrics, keys: KeySettings) -> streams.Consumer:  # fmt: skip
     signer = keys.signer()  # a bank that cannot sign its results must not start consuming
 
+    async def handle_many(batch: list[streams.Fields]) -> list[streams.Outcome]:
+        outcomes: list[streams.Outcome] = []
+        reqs: list[domain.TransferRequest] = []
+        for fields in batch:
+            try:
+                reqs.append(parse_request(fields))
+                outcomes.append(None)
+            except streams.Refused as refusal:
+                outcomes.append(refusal)
+        executed = iter(await execute_many(pool, reqs) if reqs else [])
+        results = []
+        for i, outcome in enumerate(outcomes):
+            if outcome is not None:
+                continue
+            done = next(executed)
+            if isinstance(done, Exception):
+                outcomes[i] = done
+                continue
+            metrics.observe(done[0], replay=done[1], path="stream")
+            results.append(done[0].to_wire())
+        # Published before the Consumer acknowledges: a crash in between
+        # replays the stored outcomes on redelivery.
+        await streams.publish_many(redis, streams.BANK_RESULTS, results, signer)
+        return outcomes
+
     async def handle(fields: streams.Fields) -> None:
-        req = parse_request(fields)
-        outcome, replay = await execute(pool, req)
-        metrics.observe(outcome, replay=replay, path="stream")
-        await streams.publish(redis, streams.BANK_RESULTS, outcome.to_wire(), signer)
+        outcome = (await handle_many([fields]))[0]
+        if outcome is not None:
+            raise outcome
 
     return streams.Consumer(
         redis, streams.BANK_REQUESTS, GROUP, name, handle, settings, metrics.streams,
-        trusted=keys.keys_of("wallet"),
+        trusted=keys.keys_of("wallet"), batch_handler=handle_many,
     )  # fmt: skip

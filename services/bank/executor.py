@@ -13,20 +13,33 @@ consumer alike. Its guarantees:
   constraint behind them.
 * **Rejected, not errored.** Unknown or closed account, currency mismatch
   and insufficient funds are outcomes, recorded like successes.
+
+``execute_many`` (the request-stream consumer's) keeps every one of these
+for each request of a batch, in one database transaction: the claims, the
+locks (same order as here), the decisions in request order on the locked
+balances (:func:`batch.plan_batch`), then set-based writes of the net
+movements. A repeat inside the batch replays the first.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import asyncpg
 
-from vellet.bank import store
+from vellet.bank import batch_store, store
+from vellet.bank.batch import plan_batch
 from vellet.bank.domain import SETTLEMENT_SHORT, Outcome, TransferRequest, rejection_reason
-from vellet.common.db import Conn, Pool
+from vellet.common.db import Conn, Pool, retrying
 from vellet.common.errors import Conflict
 
+log = logging.getLogger(__name__)
+
 _RETRIES = 5
+#: One request's fate in a batch: its outcome and whether it was a replay, or
+#: the error it met alone too (a transfer id reused for another transfer).
+Executed = tuple[Outcome, bool] | Exception
 
 
 async def execute(pool: Pool, req: TransferRequest) -> tuple[Outcome, bool]:
@@ -90,3 +103,67 @@ async def _try_move(conn: Conn, req: TransferRequest) -> str | None:
     if not await store.debit_settlement(conn, req.currency, req.amount):
         return SETTLEMENT_SHORT  # only a wallet bug could withdraw more than it deposited
     return None
+
+
+async def execute_many(pool: Pool, reqs: list[TransferRequest]) -> list[Executed]:
+    """Execute ``reqs`` in one transaction; one result per request, in order.
+
+    A database error other than a lost race (a CHECK the plan should have
+    made impossible, say) fails the batch as a whole, with nothing written;
+    each request is then executed alone, so only the one that cannot be
+    written fails, by itself, as it would have without batching.
+    """
+    try:
+        return await retrying(lambda: _execute_batch(pool, reqs))
+    except asyncpg.PostgresError as err:
+        log.warning("a batch of %d failed (%s); executing each alone", len(reqs), err)
+    return [await _alone(pool, req) for req in reqs]
+
+
+async def _alone(pool: Pool, req: TransferRequest) -> Executed:
+    try:
+        return await execute(pool, req)
+    except Exception as err:  # noqa: BLE001 - this request's own failure, as without a batch
+        return err
+
+
+async def _execute_batch(pool: Pool, reqs: list[TransferRequest]) -> list[Executed]:
+    firsts: dict[uuid.UUID, TransferRequest] = {}
+    first_at: dict[uuid.UUID, int] = {}
+    for i, req in enumerate(reqs):
+        firsts.setdefault(req.transfer_id, req)
+        first_at.setdefault(req.transfer_id, i)
+    txn_ids = {tid: uuid.uuid4() for tid in firsts}
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await batch_store.claim_many(
+            conn, [(txn_ids[tid], firsts[tid]) for tid in sorted(firsts)]
+        )
+        known = await batch_store.find_many(conn, [t for t in firsts if t not in claimed])
+        moving = [req for tid, req in firsts.items() if tid in claimed]  # request order
+        if moving:
+            new = await _move_many(conn, moving, txn_ids)
+            known |= new
+    results: list[Executed] = []
+    for i, req in enumerate(reqs):
+        outcome = known[req.transfer_id]
+        fresh = req.transfer_id in claimed and first_at[req.transfer_id] == i
+        try:
+            results.append((outcome, False) if fresh else (_replay(outcome, req), True))
+        except Conflict as err:
+            results.append(err)
+    return results
+
+
+async def _move_many(conn: Conn, moving: list[TransferRequest],
+                     txn_ids: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, Outcome]:  # fmt: skip
+    accounts = await batch_store.lock_accounts(conn, list({r.account_number for r in moving}))
+    settlement = await batch_store.lock_settlement(conn, list({r.currency for r in moving}))
+    plan = plan_batch(moving, accounts, settlement)
+    await batch_store.move(conn, plan.accounts, plan.settlement, settlement)
+    rejected = {r.transfer_id: why for r, why in zip(moving, plan.reasons, strict=True) if why}
+    await batch_store.mark_rejected_many(conn, rejected)
+    return {
+        req.transfer_id: Outcome(req, txn_ids[req.transfer_id],
+                                 "rejected" if why else "succeeded", why)
+        for req, why in zip(moving, plan.reasons, strict=True)
+    }  # fmt: skip

@@ -11,6 +11,7 @@ from vellet.common.errors import ConfigError
 from vellet.common.keys import KeySettings
 from vellet.common.mail import SmtpSettings, smtp_from_env
 from vellet.common.settings import (
+    BATCHED_READ,
     AuditSettings,
     Env,
     HttpSettings,
@@ -123,7 +124,7 @@ class BankSettings:
                 port=env.integer("VELLET_BANK_INTERNAL_PORT", 9081, maximum=65535),
                 max_body_bytes=max_body_bytes,
             ),
-            streams=StreamSettings.from_env(env),
+            streams=StreamSettings.from_env(env, batch_size=BATCHED_READ),
             keys=KeySettings.from_env(env, own="bank", trusts=("wallet", "bank-admin")),
             cache=CacheSettings(
                 local_size=env.integer("VELLET_BANK_CACHE_SIZE", CacheSettings.local_size),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from vellet.common.errors import ConfigError
 from vellet.common.keys import KeySettings
 from vellet.common.settings import (
+    BATCHED_READ,
     AuditSettings,
     Env,
     HttpSettings,
@@ -317,7 +318,7 @@ class WalletSettings:
             ),
             outbox_interval=env.number("VELLET_OUTBOX_INTERVAL", cls.outbox_interval, minimum=0.05),
             outbox_linger=env.number("VELLET_OUTBOX_LINGER", cls.outbox_linger, minimum=0.0),
-            streams=StreamSettings.from_env(env),
+            streams=StreamSettings.from_env(env, batch_size=BATCHED_READ),
             flows=BankFlowSettings.from_env(env),
             audit=AuditSettings.from_env(env),
             batches=BatchSettings(

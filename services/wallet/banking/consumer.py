@@ -15,6 +15,10 @@ a field (``missing_field``; every movement field is required), and when it
 describes another movement than the transfer it names, or names no transfer
 of this wallet (``mismatch``: amount, account, direction and currency are
 compared with the wallet's own row in the same UPDATE that settles it).
+
+The results of one read are applied together (:meth:`BankFlow.apply_many`,
+one database transaction, the same rules for each) and acknowledged with
+one XACK; a mismatch is refused by itself while the rest of the batch applies.
 """
 
 from __future__ import annotations
@@ -43,16 +47,35 @@ def parse_result(fields: streams.Fields) -> rules.BankResult:
 
 def result_consumer(flow: BankFlow, redis: streams.Redis, name: str,
                     settings: StreamSettings, keys: KeySettings) -> streams.Consumer:  # fmt: skip
+    async def handle_many(batch: list[streams.Fields]) -> list[streams.Outcome]:
+        outcomes: list[streams.Outcome] = []
+        results: list[rules.BankResult] = []
+        for fields in batch:
+            try:
+                results.append(parse_result(fields))
+                outcomes.append(None)
+            except streams.Refused as refusal:
+                outcomes.append(refusal)
+        fates = iter(await flow.apply_many(results, "stream") if results else [])
+        for i, outcome in enumerate(outcomes):
+            if outcome is None:
+                outcomes[i] = _refusal(next(fates))
+        return outcomes
+
     async def handle(fields: streams.Fields) -> None:
-        result = parse_result(fields)
-        try:
-            await flow.apply(result, "stream")
-        except ResultMismatch:
-            raise streams.Refused("mismatch", "describes another movement") from None
-        except UnknownTransfer:
-            raise streams.Refused("mismatch", "names no transfer of this wallet") from None
+        outcome = (await handle_many([fields]))[0]
+        if outcome is not None:
+            raise outcome
 
     return streams.Consumer(
         redis, streams.BANK_RESULTS, GROUP, name, handle, settings, flow.metrics.streams,
-        trusted=keys.keys_of("bank"),
+        trusted=keys.keys_of("bank"), batch_handler=handle_many,
     )  # fmt: skip
+
+
+def _refusal(fate: object) -> streams.Refused | None:
+    if isinstance(fate, ResultMismatch):
+        return streams.Refused("mismatch", "describes another movement")
+    if isinstance(fate, UnknownTransfer):
+        return streams.Refused("mismatch", "names no transfer of this wallet")
+    return None

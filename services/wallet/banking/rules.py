@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -191,6 +191,49 @@ def parse_bank_result(data: Any, transfer_id: uuid.UUID | None = None) -> BankRe
         amount=minor,
         currency=texts["currency"],
     )
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What finishing one deposit or withdrawal does to the ledger."""
+
+    #: The user's ledger account, and the changes of its balance and pending.
+    account: int
+    balance: int
+    pending: int
+    #: The change of the settlement account's balance.
+    settlement: int
+
+    @classmethod
+    def of(cls, account: int, kind: str, posted: bool, amount: int) -> Finish:
+        moved = amount if posted else 0
+        if kind == "withdrawal":  # the reservation goes either way; the money if posted
+            return cls(account, -moved, -amount, moved)
+        return cls(account, moved, 0, -moved)
+
+
+def available_after_each(start: Mapping[int, int], finishes: Sequence[Finish]) -> list[int]:
+    """Each finish's account available balance right after it, applied in order.
+
+    ``start``: every account's ``balance - pending`` as locked, before the
+    batch. An event then tells each user the balance their transfer left,
+    as if the batch's transfers had been applied one at a time.
+    """
+    running = dict(start)
+    after = []
+    for finish in finishes:
+        running[finish.account] += finish.balance - finish.pending
+        after.append(running[finish.account])
+    return after
+
+
+def net_by_account(finishes: Sequence[Finish]) -> dict[int, tuple[int, int]]:
+    """Account -> (balance change, pending change) summed over ``finishes``; non-zero only."""
+    net: dict[int, tuple[int, int]] = {}
+    for finish in finishes:
+        balance, pending = net.get(finish.account, (0, 0))
+        net[finish.account] = (balance + finish.balance, pending + finish.pending)
+    return {account: change for account, change in net.items() if change != (0, 0)}
 
 
 def response_status(state: str) -> int:

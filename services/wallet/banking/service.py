@@ -36,7 +36,7 @@ from aiohttp import web
 
 from vellet.common.db import Pool
 from vellet.wallet import wire
-from vellet.wallet.banking import queue_store, rules, store
+from vellet.wallet.banking import batch_store, queue_store, rules, store
 from vellet.wallet.banking.breaker import Breaker
 from vellet.wallet.banking.client import BankNoAnswer, BankTransfers
 from vellet.wallet.banking.metrics import FlowMetrics
@@ -130,6 +130,18 @@ class BankFlow:
             self.metrics.settle_seconds.labels(applied.kind, applied.state).observe(applied.age)
             self._on_final()
         return applied
+
+    async def apply_many(self, results: list[rules.BankResult],
+                         path: str) -> list[batch_store.Fate]:  # fmt: skip
+        """:meth:`apply` for a batch, in one transaction: one fate per result, in order."""
+        fates = await batch_store.apply_results(self.pool, results)
+        applied = [fate for fate in fates if isinstance(fate, store.Applied)]
+        for fate in applied:
+            self.metrics.finished.labels(fate.kind, fate.state, path).inc()
+            self.metrics.settle_seconds.labels(fate.kind, fate.state).observe(fate.age)
+        if applied:
+            self._on_final()
+        return fates
 
     async def list_stuck(self, state: str, older_than: float, limit: int) -> list[Any]:
         """Transfers in ``state`` for longer than ``older_than`` seconds, oldest first."""

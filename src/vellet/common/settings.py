@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from vellet.common.digits import decimal_number, whole_number
 from vellet.common.errors import ConfigError
@@ -146,6 +147,13 @@ class HttpSettings:
     max_body_bytes: int = 64 * 1024
 
 
+#: Messages per read for consumers that settle a read in one transaction
+#: (the bank's requests, the wallet's results): fewer round trips and commits
+#: per message during a backlog, still a short transaction (well under the
+#: ``claim_idle_ms`` after which another replica would take the read over).
+BATCHED_READ: Final = 200
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     """How a Redis Streams consumer reads, retries and gives up."""
@@ -160,14 +168,22 @@ class StreamSettings:
     batch_size: int = 32
 
     @classmethod
-    def from_env(cls, env: Env) -> StreamSettings:
+    def from_env(cls, env: Env, *, batch_size: int | None = None) -> StreamSettings:
+        """``batch_size``: this service's default read size, when not the common one.
+
+        The bank and the wallet handle a whole read in one database
+        transaction, so their reads are larger (:data:`BATCHED_READ`); the
+        notifier handles messages one by one and keeps the smaller default.
+        """
         return cls(
             block_ms=env.integer("VELLET_STREAM_BLOCK_MS", cls.block_ms, minimum=1),
             claim_idle_ms=env.integer("VELLET_STREAM_CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=1),
             max_deliveries=env.integer(
                 "VELLET_STREAM_MAX_DELIVERIES", cls.max_deliveries, minimum=1
             ),
-            batch_size=env.integer("VELLET_STREAM_BATCH_SIZE", cls.batch_size, minimum=1),
+            batch_size=env.integer(
+                "VELLET_STREAM_BATCH_SIZE", batch_size or cls.batch_size, minimum=1
+            ),
         )
 
 

@@ -119,3 +119,32 @@ def test_an_outcome_that_does_not_say_what_it_moved_is_refused_not_trusted(field
     partial = {k: v for k, v in outcome().items() if k != field}
     with pytest.raises(banking_rules.MissingField, match=field):
         banking_rules.parse_bank_result(partial)
+
+
+def test_finishing_moves_the_ledger_as_the_single_path_does() -> None:
+    finish = banking_rules.Finish.of
+    assert finish(7, "deposit", True, 40) == banking_rules.Finish(7, 40, 0, -40)
+    assert finish(7, "deposit", False, 40) == banking_rules.Finish(7, 0, 0, 0)
+    # A withdrawal releases its reservation either way; posted, the money leaves too.
+    assert finish(7, "withdrawal", True, 40) == banking_rules.Finish(7, -40, -40, 40)
+    assert finish(7, "withdrawal", False, 40) == banking_rules.Finish(7, 0, -40, 0)
+
+
+def test_each_event_gets_the_balance_right_after_its_own_transfer() -> None:
+    finish = banking_rules.Finish.of
+    batch = [
+        finish(1, "deposit", True, 10),
+        finish(2, "withdrawal", False, 5),  # voided: 5 available again
+        finish(1, "withdrawal", True, 30),  # posted: available unchanged
+        finish(1, "deposit", True, 1),
+        finish(2, "deposit", False, 99),
+    ]
+    after = banking_rules.available_after_each({1: 100, 2: 0}, batch)
+    assert after == [110, 5, 110, 111, 5]
+    # The last event of each account states its final balance.
+    assert banking_rules.net_by_account(batch) == {1: (-19, -30), 2: (0, -5)}
+
+
+def test_accounts_whose_changes_cancel_out_are_not_written() -> None:
+    finish = banking_rules.Finish.of
+    assert banking_rules.net_by_account([finish(3, "deposit", False, 10)]) == {}

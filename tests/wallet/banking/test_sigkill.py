@@ -150,7 +150,11 @@ async def test_a_wallet_killed_mid_batch_loses_nothing_and_repeats_nothing(
     tmp_path: Path, bank_proc: ServiceProcess, wallet_dsn: str, bank_db: str, redis_url: str,
     http: aiohttp.ClientSession,
 ) -> None:  # fmt: skip
-    wallet = await wallet_process(tmp_path, wallet_dsn, redis_url, bank_proc.url).start()
+    # Small reads: a read of results is applied in one transaction, so with the
+    # default 200 the 200 results below would be one all-or-nothing commit and
+    # the kill could not land between applied and unapplied ones.
+    wallet = await wallet_process(tmp_path, wallet_dsn, redis_url, bank_proc.url,
+                                  VELLET_STREAM_BATCH_SIZE="8").start()  # fmt: skip
     try:
         users = await open_accounts(bank_proc.internal_url, wallet.url, http, 6)
         for user in users:

@@ -38,7 +38,7 @@ from vellet.common.streams._client import (
     publish,
     publish_many,
 )
-from vellet.common.streams._consumer import Consumer, Handler
+from vellet.common.streams._consumer import BatchHandler, Consumer, Handler, Outcome
 from vellet.common.streams._depth import StreamMetrics, refresh_depth
 from vellet.common.streams._names import (
     BANK_REQUESTS,
@@ -53,9 +53,11 @@ __all__ = [
     "BANK_RESULTS",
     "REASONS",
     "TRANSFER_EVENTS",
+    "BatchHandler",
     "Consumer",
     "Fields",
     "Handler",
+    "Outcome",
     "Redis",
     "Refused",
     "StreamMetrics",

@@ -5,6 +5,12 @@ producer this stream may come from *before* the handler sees it. A message
 that fails, or that the handler refuses (:class:`Refused`), is dead-lettered
 at once with its ``reason``, counted in ``vellet_stream_messages_refused_total``
 and acknowledged: it is never retried and never acted on.
+
+A consumer with a ``batch_handler`` hands every verified message of one read
+to it at once (so a service can settle a whole read in one database
+transaction) and acknowledges all those it accepted with one XACK. Each
+message keeps its own fate: accepted, refused (dead-lettered) or failed
+(left pending, exactly as a failing ``handler`` leaves it).
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ from vellet.common.streams._signing import Refused, verify
 log = logging.getLogger("vellet.streams")
 
 Handler = Callable[[Fields], Awaitable[None]]
+#: One message's fate in a batch: None when its effect is durable (acknowledge
+#: it), :class:`Refused` to dead-letter it, any other exception to leave it
+#: pending (retried after a claim, dead-lettered after ``max_deliveries``).
+Outcome = Exception | None
+#: Handles verified messages in the order read; one outcome per message, in order.
+BatchHandler = Callable[[list[Fields]], Awaitable[list[Outcome]]]
 
 #: The fields a dead letter adds; a message's own fields of the same name are
 #: kept under ``message_<name>`` so that a forger cannot pre-fill the reason.
@@ -57,6 +69,8 @@ class Consumer:
     #: The public keys of the one producer this stream's messages must come
     #: from (several during a rotation). Empty: every message is refused.
     trusted: tuple[PublicKey, ...] = ()
+    #: When set, used instead of ``handler`` on every path (new, own pending, claimed).
+    batch_handler: BatchHandler | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,9 +129,8 @@ class Consumer:
             entries = _read_entries(reply)
             if not entries:
                 return handled
-            for msg_id, fields in entries:
-                await self._deliver(msg_id, fields, redelivered=True)
-                handled += 1
+            await self._deliver_all(entries, redelivered=True)
+            handled += len(entries)
             start = entries[-1][0]
         return handled
 
@@ -134,13 +147,15 @@ class Consumer:
                 count=self.settings.batch_size,
             )
             start, entries = reply[0], reply[1]
+            live = []
             for msg_id, fields in entries:
                 if fields is None:  # deleted while pending (Redis 6.2 shape)
                     await self.redis.xack(self.stream, self.group, msg_id)
                     continue
                 self.metrics.claimed.labels(self.stream, self.group).inc()
-                await self._deliver(msg_id, fields, redelivered=True)
-                claimed += 1
+                live.append((msg_id, fields))
+            await self._deliver_all(live, redelivered=True)
+            claimed += len(live)
             if start in ("0-0", b"0-0") or not entries:
                 break
         return claimed
@@ -154,8 +169,7 @@ class Consumer:
             block=self.settings.block_ms,
         )
         entries = _read_entries(reply)
-        for msg_id, fields in entries:
-            await self._deliver(msg_id, fields, redelivered=False)
+        await self._deliver_all(entries, redelivered=False)
         return len(entries)
 
     async def run_in_background(self) -> AsyncIterator[None]:
@@ -172,6 +186,60 @@ class Consumer:
         rows: Any = await self.redis.xpending_range(self.stream, self.group, msg_id, msg_id, 1)
         return int(rows[0]["times_delivered"]) if rows else 1
 
+    async def _deliver_all(self, entries: list[tuple[str, Fields]], *, redelivered: bool) -> None:
+        if self.batch_handler is None:
+            for msg_id, fields in entries:
+                await self._deliver(msg_id, fields, redelivered=redelivered)
+            return
+        if entries:
+            await self._deliver_batch(self.batch_handler, entries, redelivered=redelivered)
+
+    async def _deliver_batch(self, handle: BatchHandler, entries: list[tuple[str, Fields]],
+                             *, redelivered: bool) -> None:  # fmt: skip
+        """``_deliver`` for a whole read: the same checks per message, one handler call."""
+        ready: list[tuple[str, Fields, int]] = []
+        for msg_id, fields in entries:
+            deliveries = await self._deliveries(msg_id) if redelivered else 1
+            if deliveries > self.settings.max_deliveries:
+                await self._dead_letter(msg_id, fields, deliveries, "max_deliveries")
+                continue
+            try:
+                verify(self.stream, fields, self.trusted)
+            except Refused as refusal:
+                await self._refuse(msg_id, fields, deliveries, refusal)
+                continue
+            ready.append((msg_id, fields, deliveries))
+        if not ready:
+            return
+        try:
+            outcomes = await handle([fields for _, fields, _ in ready])
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the whole batch stays pending
+            outcomes = [err] * len(ready)
+        done = []
+        for (msg_id, fields, deliveries), outcome in zip(ready, outcomes, strict=True):
+            if outcome is None:
+                done.append(msg_id)
+            elif isinstance(outcome, Refused):
+                await self._refuse(msg_id, fields, deliveries, outcome)
+            else:
+                self._failed(msg_id, deliveries, outcome)
+        if done:
+            await self.redis.xack(self.stream, self.group, *done)
+            self.metrics.processed.labels(self.stream, self.group).inc(len(done))
+
+    def _failed(self, msg_id: str, deliveries: int, err: Exception) -> None:
+        self.metrics.failures.labels(self.stream, self.group).inc()
+        log.warning(
+            "%s/%s: message %s failed (delivery %d): %s",
+            self.stream,
+            self.group,
+            msg_id,
+            deliveries,
+            type(err).__name__,
+        )
+
     async def _deliver(self, msg_id: str, fields: Fields, *, redelivered: bool) -> None:
         deliveries = await self._deliveries(msg_id) if redelivered else 1
         if deliveries > self.settings.max_deliveries:
@@ -186,15 +254,7 @@ class Consumer:
             await self._refuse(msg_id, fields, deliveries, refusal)
             return
         except Exception as err:  # noqa: BLE001 - stays pending, retried after a claim
-            self.metrics.failures.labels(self.stream, self.group).inc()
-            log.warning(
-                "%s/%s: message %s failed (delivery %d): %s",
-                self.stream,
-                self.group,
-                msg_id,
-                deliveries,
-                type(err).__name__,
-            )
+            self._failed(msg_id, deliveries, err)
             return
         await self.redis.xack(self.stream, self.group, msg_id)
         self.metrics.processed.labels(self.stream, self.group).inc()
