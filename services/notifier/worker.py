@@ -36,18 +36,11 @@ import logging
 import random
 from enum import Enum
 
-import jinja2
 from redis.exceptions import RedisError
 
 from vellet.common.events import TransferEvent
 from vellet.common.streams import Fields, Redis, Refused, payload_of
-from vellet.notifier.compose import (
-    InvalidAddress,
-    compose,
-    sender_address,
-    templates,
-    to_bytes,
-)
+from vellet.notifier.compose import Composer, InvalidAddress, sender_address
 from vellet.notifier.domain import Event, MalformedEvent, Party, backoff_ms, parse_event
 from vellet.notifier.metrics import NotifierMetrics
 from vellet.notifier.relay import (
@@ -80,7 +73,7 @@ class Worker:
         self.ledger = Ledger(redis, owner, settings.consumer_name, settings.smtp.lease_ms)
         self.relay = Relay(settings.smtp)
         self.sender = sender_address(settings.smtp.sender)
-        self.env: jinja2.Environment = templates()
+        self.composer = Composer(self.sender)
         self._inflight: set[asyncio.Task[Result]] = set()
 
     def _delay(self, failures: int) -> float:
@@ -182,7 +175,7 @@ class Worker:
                 event, party, payload, "outcome_unknown", "sent twice, no reply"
             )
         try:
-            message = to_bytes(compose(self.env, event, party, self.sender))
+            message = self.composer.message(event, party)
         except InvalidAddress as err:
             return await self._dead(event, party, payload, "invalid_address", str(err))
         if state.unknown == 1:

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiosmtplib
 
+from vellet.bench import profiled
 from vellet.bench.faults import ServiceProcess
 from vellet.bench.memory import Peaks
 from vellet.bench.report import Row, exit_code
@@ -33,7 +34,7 @@ from vellet.common.commands import command
 from vellet.common.embedded import EmbeddedRedis, free_port
 from vellet.common.errors import ConfigError
 from vellet.common.events import TransferEvent
-from vellet.notifier.compose import compose, message_id, sender_address, templates, to_bytes
+from vellet.notifier.compose import Composer, message_id, sender_address
 from vellet.notifier.domain import parse_event
 from vellet.notifier.settings import NotifierSettings
 from vellet.notifier.sink import MailSink, start_sink
@@ -57,6 +58,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--events", type=int, default=2000, help="P2P events (2 mails each)")
     parser.add_argument("--senders", type=int, default=NotifierSettings.senders,
                         help="VELLET_NOTIFIER_SENDERS of the notifier")  # fmt: skip
+    parser.add_argument("--profile", metavar="FILE", default=None,
+                        help="run the notifier under cProfile, write the stats to FILE and "
+                        "print milliseconds per mail by stage")  # fmt: skip
     parser.set_defaults(func=_main)
 
 
@@ -66,7 +70,12 @@ def _main(args: argparse.Namespace) -> int:
     quiet_sink()
     with tempfile.TemporaryDirectory(prefix="vellet-bench-") as tmp:
         Path(tmp).chmod(0o755)
-        return exit_code(asyncio.run(measure(Path(tmp), args.events, args.senders)).rows())
+        profile = str(Path(args.profile).resolve()) if args.profile else None
+        result = asyncio.run(measure(Path(tmp), args.events, args.senders, profile))
+    if args.profile:
+        stages = profiled.MAIL_STAGES
+        print(profiled.summary(args.profile, result.mails, stages, "mail", "notifier"))
+    return exit_code(result.rows())
 
 
 def run_rows(root: Path, count: int, senders: int) -> list[Row]:
@@ -131,11 +140,12 @@ def expected_ids(published: list[TransferEvent]) -> set[str]:
 
 async def reference_rate(sink: MailSink, sample: list[TransferEvent]) -> float:
     """Mails/s the sink takes from one bare client over one connection."""
-    env, sender = templates(), sender_address(SENDER)
+    sender = sender_address(SENDER)
+    composer = Composer(sender)
     bodies = []
     for raw in sample:
         event = parse_event(dict(raw))
-        bodies += [(p.email, to_bytes(compose(env, event, p, sender))) for p in event.parties]
+        bodies += [(p.email, composer.message(event, p)) for p in event.parties]
     smtp = aiosmtplib.SMTP(hostname=sink.host, port=sink.smtp_port, start_tls=False)
     await smtp.connect()
     started = time.perf_counter()
@@ -146,7 +156,9 @@ async def reference_rate(sink: MailSink, sample: list[TransferEvent]) -> float:
     return len(bodies) / seconds
 
 
-async def measure(root: Path, count: int, senders: int = NotifierSettings.senders) -> MailResult:
+async def measure(
+    root: Path, count: int, senders: int = NotifierSettings.senders, profile: str | None = None
+) -> MailResult:
     """The whole benchmark in ``root`` (a fresh directory, world-readable: see p2p)."""
     redis = EmbeddedRedis(root / "redis", persistent=False,
                           passwords=redis_acl.generate_passwords()).start()  # fmt: skip
@@ -159,7 +171,7 @@ async def measure(root: Path, count: int, senders: int = NotifierSettings.sender
             await ref_sink.stop()
         sink = await start_sink(root / "mail")
         try:
-            await _notify(root, redis, sink, count, senders, result)
+            await _notify(root, redis, sink, count, senders, result, profile)
         finally:
             await sink.stop()
     finally:
@@ -174,6 +186,7 @@ async def _notify(
     count: int,
     senders: int,
     result: MailResult,
+    profile: str | None = None,
 ) -> None:
     port = free_port()
     # One generated set: the bench publishes as the wallet with its private
@@ -188,6 +201,8 @@ async def _notify(
         "VELLET_NOTIFIER_SENDERS": str(senders),
     }  # fmt: skip
     notifier = ServiceProcess("notifier", clean_env() | env, port, root / "notifier.log")
+    if profile:
+        notifier.runner = ("-m", "vellet.bench.profiled", profile)
     await notifier.start()
     client = streams.connect(redis.url_for("wallet"))  # the wallet publishes events
     try:
