@@ -1,4 +1,4 @@
-"""Run a ``vellet`` service under cProfile, and say per transfer where its time went.
+"""Run a ``vellet`` service under cProfile, and say per transfer (or mail) where its time went.
 
 ``python -m vellet.bench.profiled OUT wallet serve`` is ``vellet wallet
 serve`` with the profiler on from the first import; SIGTERM (how the
@@ -35,7 +35,21 @@ P2P_STAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 #: The same for one mail of ``vellet bench mail --profile`` (the notifier).
-MAIL_STAGES: tuple[tuple[str, str, str], ...] = ()
+MAIL_STAGES: tuple[tuple[str, str, str], ...] = (
+    ("stream message, all of it", "vellet/common/streams/_consumer.py", "_deliver"),
+    ("  signature check", "vellet/common/streams/_signing.py", "verify"),
+    ("  the worker (ledger, compose, SMTP)", "vellet/notifier/worker.py", "handle"),
+    ("  leases of a round (one script)", "vellet/notifier/store.py", "acquire_all"),
+    ("  composing the mail", "vellet/notifier/compose.py", "message"),
+    ("    Jinja rendering", "jinja2/environment.py", "render"),
+    ("  MAIL FROM + RCPT TO", "vellet/notifier/relay.py", "envelope"),
+    ("  mark sending", "vellet/notifier/store.py", "sending"),
+    ("  DATA", "vellet/notifier/relay.py", "data"),
+    ("  mark sent (and the event done)", "vellet/notifier/store.py", "sent"),
+    ("Redis commands (all)", "redis/asyncio/client.py", "execute_command"),
+    ("socket send (all)", "~", "<method 'send' of '_socket.socket' objects>"),
+    ("waiting (epoll)", "~", "<method 'poll' of 'select.epoll' objects>"),
+)
 
 
 def main() -> None:
