@@ -131,13 +131,7 @@ def test_any_text_parses_to_what_email_message_made(
 def test_encoded_words_hold_whole_characters_and_decode_to_the_text(text: str) -> None:
     words = mime.encoded_words(text)
     assert all(len(word) <= 75 for word in words)
-    assert (
-        "".join(
-            decode_header(word)[0][0].decode("utf-8")
-            for word in words
-        )
-        == text
-    )
+    assert "".join(decode_header(word)[0][0].decode("utf-8") for word in words) == text
 
 
 @pytest.mark.parametrize("value", ["a\r\nBcc: eve@x", "a\nb", "a\rb"])
