@@ -6,9 +6,10 @@ over SMTP. It never reads the wallet's database: the event carries names,
 addresses and balances.
 
 Layers: :mod:`.domain` (what an event means, pure), :mod:`.compose`
-(templates to MIME, pure), :mod:`.store` (the delivery ledger in Redis),
-:mod:`.relay` (SMTP, failures sorted), :mod:`.worker` (one event, start to
-end), :mod:`.app` (process, health, metrics), :mod:`.sink` (a dev mailbox).
+(templates to a message, pure) over :mod:`.mime` (the wire bytes, pure),
+:mod:`.store` (the delivery ledger in Redis), :mod:`.relay` (SMTP, failures
+sorted), :mod:`.worker` (one event, start to end), :mod:`.app` (process,
+health, metrics), :mod:`.sink` (a dev mailbox) over :mod:`.sink_smtp`.
 
 Never twice -- and the one window where twice is possible
 ---------------------------------------------------------

@@ -88,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sink(args: argparse.Namespace) -> int:
-    from vellet.notifier.sink import start_sink  # noqa: PLC0415 - aiosmtpd only when asked
+    from vellet.notifier.sink import start_sink  # noqa: PLC0415 - only when asked
 
     async def run() -> None:
         sink = await start_sink(

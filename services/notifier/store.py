@@ -18,7 +18,8 @@ long ago.
 Every change is a Lua script, so "look, decide, write" is one atomic step
 even with several replicas:
 
-* ``acquire`` takes a lease on one party. A lease held by another live
+* ``acquire`` takes a lease on each party asked for (all of an event's
+  pending parties in one round trip). A lease held by another live
   process (``until`` in the future) is respected; one held by a *previous
   process with this consumer name* is taken over at once (consumer names are
   unique per running replica, so that process is dead). A party found in
@@ -27,6 +28,8 @@ even with several replicas:
 * ``update`` changes a party only while the caller still holds its lease;
   ``dead`` also appends the per-recipient dead letter in the same script.
 * ``sent`` is written unconditionally: once the relay said 250 it is true.
+  The same script marks the event done (``_done``) when that was its last
+  party, saving the worker a round trip per event.
 """
 
 from __future__ import annotations
@@ -45,25 +48,48 @@ DEAD_RECIPIENTS: Final = "vellet:notifier:dead"
 #: Set when every party of the event is finished; only such rows are pruned.
 DONE_FIELD: Final = "_done"
 
+# ARGV: owner, name, now, lease, then the parties; returns outcome, state per party.
 _ACQUIRE: Final = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-local now = tonumber(ARGV[4])
-local st
-if raw then st = cjson.decode(raw) else st = {s = 'new', attempts = 0, unknown = 0} end
-if st.s == 'sent' or st.s == 'dead' then return {'done', raw} end
-if st.owner and st.owner ~= ARGV[2] and st.name ~= ARGV[3] and tonumber(st['until']) > now then
-  return {'busy', raw}
+local now = tonumber(ARGV[3])
+local reply = {}
+for i = 5, #ARGV do
+  local party = ARGV[i]
+  local raw = redis.call('HGET', KEYS[1], party)
+  local st
+  if raw then st = cjson.decode(raw) else st = {s = 'new', attempts = 0, unknown = 0} end
+  if st.s == 'sent' or st.s == 'dead' then
+    table.insert(reply, 'done'); table.insert(reply, raw)
+  elseif st.owner and st.owner ~= ARGV[1] and st.name ~= ARGV[2]
+      and tonumber(st['until']) > now then
+    table.insert(reply, 'busy'); table.insert(reply, raw)
+  else
+    if st.s == 'sending' then
+      st.unknown = (st.unknown or 0) + 1
+      st.s = 'retry'
+    end
+    st.owner = ARGV[1]
+    st.name = ARGV[2]
+    st['until'] = now + tonumber(ARGV[4])
+    local out = cjson.encode(st)
+    redis.call('HSET', KEYS[1], party, out)
+    table.insert(reply, 'acquired'); table.insert(reply, out)
+  end
 end
-if st.s == 'sending' then
-  st.unknown = (st.unknown or 0) + 1
-  st.s = 'retry'
+return reply
+"""
+
+# ARGV: the party, its 'sent' state, the time, then every other party of the
+# event; marks the event done too when they are all sent or dead (1), else 0.
+_SENT: Final = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 4, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if not raw then return 0 end
+  local s = cjson.decode(raw).s
+  if s ~= 'sent' and s ~= 'dead' then return 0 end
 end
-st.owner = ARGV[2]
-st.name = ARGV[3]
-st['until'] = now + tonumber(ARGV[5])
-local out = cjson.encode(st)
-redis.call('HSET', KEYS[1], ARGV[1], out)
-return {'acquired', out}
+redis.call('HSET', KEYS[1], '_done', ARGV[3])
+return 1
 """
 
 _UPDATE: Final = """
@@ -117,6 +143,10 @@ class Ledger:
         self.lease_ms = lease_ms
         self._acquire = redis.register_script(_ACQUIRE)
         self._update = redis.register_script(_UPDATE)
+        self._sent = redis.register_script(_SENT)
+        #: The event whose last ``sent`` also marked it done (one worker
+        #: handles one event at a time), so :meth:`complete` can skip its write.
+        self._completed: str | None = None
 
     async def finished(self, event_id: str) -> set[str]:
         """Party keys already sent or dead-lettered for this event."""
@@ -129,14 +159,24 @@ class Ledger:
 
     async def complete(self, event_id: str) -> None:
         """Every party is sent or dead: from now on the row may be pruned."""
+        if self._completed == event_id:
+            self._completed = None  # the last sent() wrote it already
+            return
         await self.redis.hset(PREFIX + event_id, DONE_FIELD, now_ms())
 
-    async def acquire(self, event_id: str, party: str) -> PartyState:
+    async def acquire_all(self, event_id: str, parties: list[str]) -> dict[str, PartyState]:
+        """Take the lease on each party (one round trip); what each was found in."""
         reply: Any = await self._acquire(
             keys=[PREFIX + event_id],
-            args=[party, self.owner, self.name, now_ms(), self.lease_ms],
+            args=[self.owner, self.name, now_ms(), self.lease_ms, *parties],
         )
-        return PartyState.parse(str(reply[0]), reply[1])
+        return {
+            party: PartyState.parse(str(reply[2 * i]), reply[2 * i + 1])
+            for i, party in enumerate(parties)
+        }
+
+    async def acquire(self, event_id: str, party: str) -> PartyState:
+        return (await self.acquire_all(event_id, [party]))[party]
 
     async def _patch(
         self, event_id: str, party: str, patch: dict[str, Any], dead: Any = ()
@@ -166,8 +206,13 @@ class Ledger:
             event_id, party, {"s": "dead", "why": reason, "at": now_ms()}, flat
         )
 
-    async def sent(self, event_id: str, party: str) -> None:
-        await self.redis.hset(PREFIX + event_id, party, json.dumps({"s": "sent", "at": now_ms()}))
+    async def sent(self, event_id: str, party: str, others: tuple[str, ...] = ()) -> None:
+        """Record the relay's 250; ``others``: the event's other parties (see :meth:`complete`)."""
+        now = now_ms()
+        state = json.dumps({"s": "sent", "at": now})
+        done: Any = await self._sent(keys=[PREFIX + event_id], args=[party, state, now, *others])
+        if done:
+            self._completed = event_id
 
 
 async def prune(redis: Redis, older_than_ms: int, *, batch: int = 500) -> int:

@@ -5,8 +5,10 @@ returns) only when every party is either ``sent`` or ``dead`` in the ledger.
 Until then it stays pending, so a crash anywhere re-delivers it, and the
 ledger makes the re-delivery skip whoever already has their mail.
 
-Per party, in order: take the lease (``acquire``), MAIL FROM + RCPT TO, mark
-``sending``, DATA, mark ``sent``. The send itself is shielded from task
+Each round takes the leases of all its parties at once (one ``acquire``
+script, which also says who is finished already), then per party, in order:
+MAIL FROM + RCPT TO, mark ``sending``, DATA, mark ``sent`` (the last
+``sent`` also marks the event done). The send itself is shielded from task
 cancellation, so a graceful stop finishes the one transaction in flight
 instead of leaving it in ``sending``.
 
@@ -36,18 +38,11 @@ import logging
 import random
 from enum import Enum
 
-import jinja2
 from redis.exceptions import RedisError
 
 from vellet.common.events import TransferEvent
 from vellet.common.streams import Fields, Redis, Refused, payload_of
-from vellet.notifier.compose import (
-    InvalidAddress,
-    compose,
-    sender_address,
-    templates,
-    to_bytes,
-)
+from vellet.notifier.compose import Composer, InvalidAddress, sender_address
 from vellet.notifier.domain import Event, MalformedEvent, Party, backoff_ms, parse_event
 from vellet.notifier.metrics import NotifierMetrics
 from vellet.notifier.relay import (
@@ -80,7 +75,7 @@ class Worker:
         self.ledger = Ledger(redis, owner, settings.consumer_name, settings.smtp.lease_ms)
         self.relay = Relay(settings.smtp)
         self.sender = sender_address(settings.smtp.sender)
-        self.env: jinja2.Environment = templates()
+        self.composer = Composer(self.sender)
         self._inflight: set[asyncio.Task[Result]] = set()
 
     def _delay(self, failures: int) -> float:
@@ -97,16 +92,13 @@ class Worker:
         event = self._parse(fields)
         payload = fields["payload"]
         busy: dict[str, int] = {}  # party -> when its lease (held elsewhere) runs out
+        done: set[str] = set()  # parties sent or dead-lettered, by anyone
         relay_failures = 0
         first = True
         while True:
-            done = await self.ledger.finished(event.event_id)
-            if first and done:
-                self.metrics.count("skipped", len(done))
-            first = False
             now = now_ms()
-            pending = [p for p in event.parties if p.key not in done and busy.get(p.key, 0) <= now]
-            if not pending:
+            wanted = [p for p in event.parties if p.key not in done and busy.get(p.key, 0) <= now]
+            if not wanted:
                 held = [until for key, until in busy.items() if key not in done]
                 if not held:
                     break
@@ -115,8 +107,21 @@ class Worker:
                 wait_ms = min(max(min(held) - now, 0) + 50, self.ledger.lease_ms)
                 await asyncio.sleep(wait_ms / 1000)
                 continue
+            # Every lease this round needs, in one round trip; a lease is only
+            # ever checked by owner, so holding the later ones a little longer
+            # changes nothing but who may take them over.
+            states = await self.ledger.acquire_all(event.event_id, [p.key for p in wanted])
+            found = {key for key, state in states.items() if state.outcome == "done"}
+            if first and found:
+                self.metrics.count("skipped", len(found))
+            first = False
+            done |= found
+            busy.update((k, s.until) for k, s in states.items() if s.outcome == "busy")
+            pending = [p for p in wanted if states[p.key].outcome == "acquired"]
+            if not pending:
+                continue
             try:
-                retry_after = await self._round(event, pending, busy, payload)
+                retry_after = await self._round(event, pending, states, busy, done, payload)
             except RelayUnavailable as err:
                 relay_failures += 1
                 self.metrics.relay_up.set(0)
@@ -137,27 +142,33 @@ class Worker:
         self.metrics.events.labels("done").inc()
 
     async def _round(
-        self, event: Event, pending: list[Party], busy: dict[str, int], payload: str
+        self,
+        event: Event,
+        pending: list[Party],
+        states: dict[str, PartyState],
+        busy: dict[str, int],
+        done: set[str],
+        payload: str,
     ) -> dict[str, int]:
-        """Try every pending party once over the kept connection; return who to retry."""
+        """Try every acquired party once over the kept connection; return who to retry."""
         retry_after: dict[str, int] = {}
         async with self.relay.session() as session:
             for party in pending:
-                outcome, number = await self._deliver(session, event, party, payload)
+                outcome, number = await self._deliver(
+                    session, event, party, states[party.key], payload
+                )
                 if outcome is Outcome.BUSY:
                     busy[party.key] = number
                 elif outcome is Outcome.RETRY:
                     retry_after[party.key] = number
+                else:
+                    done.add(party.key)
         return retry_after
 
     async def _deliver(
-        self, session: Session, event: Event, party: Party, payload: str
+        self, session: Session, event: Event, party: Party, state: PartyState, payload: str
     ) -> tuple[Outcome, int]:
-        state = await self.ledger.acquire(event.event_id, party.key)
-        if state.outcome == "busy":
-            return Outcome.BUSY, state.until
-        if state.outcome != "acquired":
-            return Outcome.DONE, 0
+        """MAIL FROM + RCPT TO, mark ``sending``, DATA, mark ``sent`` (lease already held)."""
         message = await self._prepare(event, party, payload, state)
         if isinstance(message, tuple):
             return message
@@ -182,7 +193,7 @@ class Worker:
                 event, party, payload, "outcome_unknown", "sent twice, no reply"
             )
         try:
-            message = to_bytes(compose(self.env, event, party, self.sender))
+            message = self.composer.message(event, party)
         except InvalidAddress as err:
             return await self._dead(event, party, payload, "invalid_address", str(err))
         if state.unknown == 1:
@@ -227,9 +238,10 @@ class Worker:
     async def _record_sent(self, event: Event, party: Party) -> None:
         # The relay said 250; only this process knows. Keep trying to write it
         # down: losing it would turn a Redis blip into a duplicate mail.
+        others = tuple(p.key for p in event.parties if p.key != party.key)
         while True:
             try:
-                await self.ledger.sent(event.event_id, party.key)
+                await self.ledger.sent(event.event_id, party.key, others)
                 return
             except (RedisError, OSError) as err:
                 log.warning("recording a sent mail failed (%s); retrying", type(err).__name__)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
+import email
+from email import policy
 from email.headerregistry import Address
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
 from tests.notifier.factories import ASHA, BO, bank, p2p
 from vellet.common.errors import ConfigError
-from vellet.notifier.compose import (
-    InvalidAddress,
-    check_address,
-    compose,
-    sender_address,
-    templates,
-    to_bytes,
-)
+from vellet.notifier.compose import Composer, InvalidAddress, check_address, sender_address
 from vellet.notifier.domain import MalformedEvent, backoff_ms, one_line, parse_event
 
 SENDER = Address(display_name="Vellet", addr_spec="no-reply@vellet.test")
-ENV = templates()
+COMPOSER = Composer(SENDER)
 
 
 def mail(event: Any, index: int = 0) -> tuple[str, str, str]:
     parsed = parse_event(event)
-    msg = compose(ENV, parsed, parsed.parties[index], SENDER)
+    msg = email.message_from_bytes(
+        COMPOSER.message(parsed, parsed.parties[index]), policy=policy.default
+    )
+    assert isinstance(msg, EmailMessage)
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     return str(msg["Subject"]), text, html
@@ -154,9 +153,9 @@ def test_the_from_address_is_checked_at_start() -> None:
 
 def test_the_same_event_and_party_always_gives_the_same_bytes() -> None:
     event = parse_event(p2p())
-    first = to_bytes(compose(ENV, event, event.parties[0], SENDER))
-    again = to_bytes(compose(templates(), event, event.parties[0], SENDER))
-    other = to_bytes(compose(ENV, event, event.parties[1], SENDER))
+    first = COMPOSER.message(event, event.parties[0])
+    again = Composer(SENDER).message(event, event.parties[0])
+    other = COMPOSER.message(event, event.parties[1])
     assert first == again
     assert first != other
     assert f"<{event.event_id}.sender.{ASHA['account_number']}@vellet.test>".encode() in first

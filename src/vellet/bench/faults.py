@@ -40,6 +40,9 @@ class ServiceProcess:
     starts: int = 0
     #: Its internal port (``/metrics``, internal and admin routes), if it has one.
     internal_port: int | None = None
+    #: How Python runs it: ``-m vellet``, or under the profiler
+    #: (``-m vellet.bench.profiled OUT``, see ``vellet bench mail --profile``).
+    runner: tuple[str, ...] = ("-m", "vellet")
 
     @property
     def url(self) -> str:
@@ -59,7 +62,7 @@ class ServiceProcess:
             # Popen returns at once, and a plain Popen can be SIGKILLed and
             # waited for from any loop (or none).
             self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [sys.executable, "-m", "vellet", self.component, "serve"], env=self.env,
+                [sys.executable, *self.runner, self.component, "serve"], env=self.env,
                 stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
         self.starts += 1

@@ -1,4 +1,4 @@
-"""Run a ``vellet`` service under cProfile, and say per transfer where its time went.
+"""Run a ``vellet`` service under cProfile, and say per transfer (or mail) where its time went.
 
 ``python -m vellet.bench.profiled OUT wallet serve`` is ``vellet wallet
 serve`` with the profiler on from the first import; SIGTERM (how the
@@ -34,6 +34,23 @@ P2P_STAGES: tuple[tuple[str, str, str], ...] = (
     ("waiting (epoll)", "~", "<method 'poll' of 'select.epoll' objects>"),
 )
 
+#: The same for one mail of ``vellet bench mail --profile`` (the notifier).
+MAIL_STAGES: tuple[tuple[str, str, str], ...] = (
+    ("stream message, all of it", "vellet/common/streams/_consumer.py", "_deliver"),
+    ("  signature check", "vellet/common/streams/_signing.py", "verify"),
+    ("  the worker (ledger, compose, SMTP)", "vellet/notifier/worker.py", "handle"),
+    ("  leases of a round (one script)", "vellet/notifier/store.py", "acquire_all"),
+    ("  composing the mail", "vellet/notifier/compose.py", "message"),
+    ("    Jinja rendering", "jinja2/environment.py", "render"),
+    ("  MAIL FROM + RCPT TO", "vellet/notifier/relay.py", "envelope"),
+    ("  mark sending", "vellet/notifier/store.py", "sending"),
+    ("  DATA", "vellet/notifier/relay.py", "data"),
+    ("  mark sent (and the event done)", "vellet/notifier/store.py", "sent"),
+    ("Redis commands (all)", "redis/asyncio/client.py", "execute_command"),
+    ("socket send (all)", "~", "<method 'send' of '_socket.socket' objects>"),
+    ("waiting (epoll)", "~", "<method 'poll' of 'select.epoll' objects>"),
+)
+
 
 def main() -> None:
     out, argv = sys.argv[1], sys.argv[2:]
@@ -51,16 +68,22 @@ def main() -> None:
         profiler.dump_stats(out)
 
 
-def summary(path: str, transfers: int) -> str:
-    """One line per stage: cumulative ms per transfer (over the process's life)."""
+def summary(
+    path: str,
+    count: int,
+    stages: tuple[tuple[str, str, str], ...] = P2P_STAGES,
+    unit: str = "transfer",
+    service: str = "wallet",
+) -> str:
+    """One line per stage: cumulative ms per ``unit`` (over the process's life)."""
     loaded: Any = pstats.Stats(path)
     stats = loaded.stats  # {(file, line, name): (cc, nc, tt, ct, callers)}; not in the stubs
-    lines = [f"profile of the wallet (cProfile, {transfers} transfers over its life):"]
-    for label, suffix, name in P2P_STAGES:
+    lines = [f"profile of the {service} (cProfile, {count} {unit}s over its life):"]
+    for label, suffix, name in stages:
         cumulative = sum(ct for (file, _, func), (_, _, _, ct, _) in stats.items()
                          if func == name and file.endswith(suffix))  # fmt: skip
-        per = cumulative * 1000 / transfers if transfers else 0.0
-        lines.append(f"  {label:<38} {per:6.3f} ms per transfer")
+        per = cumulative * 1000 / count if count else 0.0
+        lines.append(f"  {label:<38} {per:6.3f} ms per {unit}")
     return "\n".join(lines)
 
 
