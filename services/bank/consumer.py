@@ -51,14 +51,7 @@ def request_consumer(pool: Pool, redis: streams.Redis, name: str, settings: Stre
     signer = keys.signer()  # a bank that cannot sign its results must not start consuming
 
     async def handle_many(batch: list[streams.Fields]) -> list[streams.Outcome]:
-        outcomes: list[streams.Outcome] = []
-        reqs: list[domain.TransferRequest] = []
-        for fields in batch:
-            try:
-                reqs.append(parse_request(fields))
-                outcomes.append(None)
-            except streams.Refused as refusal:
-                outcomes.append(refusal)
+        outcomes, reqs = streams.parse_each(batch, parse_request)
         executed = iter(await execute_many(pool, reqs) if reqs else [])
         results = []
         for i, outcome in enumerate(outcomes):
@@ -75,12 +68,7 @@ def request_consumer(pool: Pool, redis: streams.Redis, name: str, settings: Stre
         await streams.publish_many(redis, streams.BANK_RESULTS, results, signer)
         return outcomes
 
-    async def handle(fields: streams.Fields) -> None:
-        outcome = (await handle_many([fields]))[0]
-        if outcome is not None:
-            raise outcome
-
     return streams.Consumer(
-        redis, streams.BANK_REQUESTS, GROUP, name, handle, settings, metrics.streams,
+        redis, streams.BANK_REQUESTS, GROUP, name, None, settings, metrics.streams,
         trusted=keys.keys_of("wallet"), batch_handler=handle_many,
     )  # fmt: skip

@@ -48,27 +48,15 @@ def parse_result(fields: streams.Fields) -> rules.BankResult:
 def result_consumer(flow: BankFlow, redis: streams.Redis, name: str,
                     settings: StreamSettings, keys: KeySettings) -> streams.Consumer:  # fmt: skip
     async def handle_many(batch: list[streams.Fields]) -> list[streams.Outcome]:
-        outcomes: list[streams.Outcome] = []
-        results: list[rules.BankResult] = []
-        for fields in batch:
-            try:
-                results.append(parse_result(fields))
-                outcomes.append(None)
-            except streams.Refused as refusal:
-                outcomes.append(refusal)
+        outcomes, results = streams.parse_each(batch, parse_result)
         fates = iter(await flow.apply_many(results, "stream") if results else [])
         for i, outcome in enumerate(outcomes):
             if outcome is None:
                 outcomes[i] = _refusal(next(fates))
         return outcomes
 
-    async def handle(fields: streams.Fields) -> None:
-        outcome = (await handle_many([fields]))[0]
-        if outcome is not None:
-            raise outcome
-
     return streams.Consumer(
-        redis, streams.BANK_RESULTS, GROUP, name, handle, settings, flow.metrics.streams,
+        redis, streams.BANK_RESULTS, GROUP, name, None, settings, flow.metrics.streams,
         trusted=keys.keys_of("bank"), batch_handler=handle_many,
     )  # fmt: skip
 

@@ -38,7 +38,7 @@ from vellet.common.streams._client import (
     publish,
     publish_many,
 )
-from vellet.common.streams._consumer import BatchHandler, Consumer, Handler, Outcome
+from vellet.common.streams._consumer import BatchHandler, Consumer, Handler, Outcome, parse_each
 from vellet.common.streams._depth import StreamMetrics, refresh_depth
 from vellet.common.streams._names import (
     BANK_REQUESTS,
@@ -65,6 +65,7 @@ __all__ = [
     "dead_letter_stream",
     "ensure_group",
     "message",
+    "parse_each",
     "payload_of",
     "publish",
     "publish_many",

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -34,12 +34,32 @@ from vellet.common.streams._signing import Refused, verify
 log = logging.getLogger("vellet.streams")
 
 Handler = Callable[[Fields], Awaitable[None]]
+T = TypeVar("T")
 #: One message's fate in a batch: None when its effect is durable (acknowledge
 #: it), :class:`Refused` to dead-letter it, any other exception to leave it
 #: pending (retried after a claim, dead-lettered after ``max_deliveries``).
 Outcome = Exception | None
 #: Handles verified messages in the order read; one outcome per message, in order.
 BatchHandler = Callable[[list[Fields]], Awaitable[list[Outcome]]]
+
+
+def parse_each(batch: list[Fields], parse: Callable[[Fields], T]) -> tuple[list[Outcome], list[T]]:
+    """For a batch handler: each message parsed, or its refusal in its place.
+
+    Returns the outcomes so far (None where ``parse`` succeeded, the
+    :class:`Refused` where it refused) and the parsed values, in order, for
+    the handler to act on and then fill in the None places.
+    """
+    outcomes: list[Outcome] = []
+    parsed: list[T] = []
+    for fields in batch:
+        try:
+            parsed.append(parse(fields))
+            outcomes.append(None)
+        except Refused as refusal:
+            outcomes.append(refusal)
+    return outcomes, parsed
+
 
 #: The fields a dead letter adds; a message's own fields of the same name are
 #: kept under ``message_<name>`` so that a forger cannot pre-fill the reason.
@@ -63,7 +83,8 @@ class Consumer:
     stream: str
     group: str
     name: str
-    handler: Handler
+    #: Run on each message; None when ``batch_handler`` is given instead.
+    handler: Handler | None
     settings: StreamSettings
     metrics: StreamMetrics
     #: The public keys of the one producer this stream's messages must come
@@ -74,6 +95,8 @@ class Consumer:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
+        if self.handler is None and self.batch_handler is None:
+            raise TypeError("a Consumer needs a handler or a batch_handler")
         # Series exist at zero from the start, so rate() and increase() see the
         # first dead letter instead of taking it for the counter's birth.
         self.metrics.prepare(self.stream, self.group)
@@ -187,16 +210,27 @@ class Consumer:
         return int(rows[0]["times_delivered"]) if rows else 1
 
     async def _deliver_all(self, entries: list[tuple[str, Fields]], *, redelivered: bool) -> None:
-        if self.batch_handler is None:
-            for msg_id, fields in entries:
-                await self._deliver(msg_id, fields, redelivered=redelivered)
+        if self.batch_handler is not None:
+            if entries:
+                await self._deliver_batch(self.batch_handler, entries, redelivered=redelivered)
             return
-        if entries:
-            await self._deliver_batch(self.batch_handler, entries, redelivered=redelivered)
+        # One message at a time: each is its own batch, with the same checks.
+        for entry in entries:
+            await self._deliver_batch(self._one, [entry], redelivered=redelivered)
+
+    async def _one(self, batch: list[Fields]) -> list[Outcome]:
+        """``handler`` as a batch handler of one message."""
+        assert self.handler is not None  # __post_init__: one of the two is set
+        try:
+            await self.handler(batch[0])
+        except Refused as refusal:
+            return [refusal]
+        return [None]
 
     async def _deliver_batch(self, handle: BatchHandler, entries: list[tuple[str, Fields]],
                              *, redelivered: bool) -> None:  # fmt: skip
-        """``_deliver`` for a whole read: the same checks per message, one handler call."""
+        """Every message's checks (deliveries, signature), one handler call for those
+        that pass, then each message's fate: acknowledged, refused or left pending."""
         ready: list[tuple[str, Fields, int]] = []
         for msg_id, fields in entries:
             deliveries = await self._deliveries(msg_id) if redelivered else 1
@@ -239,25 +273,6 @@ class Consumer:
             deliveries,
             type(err).__name__,
         )
-
-    async def _deliver(self, msg_id: str, fields: Fields, *, redelivered: bool) -> None:
-        deliveries = await self._deliveries(msg_id) if redelivered else 1
-        if deliveries > self.settings.max_deliveries:
-            await self._dead_letter(msg_id, fields, deliveries, "max_deliveries")
-            return
-        try:
-            verify(self.stream, fields, self.trusted)
-            await self.handler(fields)
-        except asyncio.CancelledError:
-            raise
-        except Refused as refusal:
-            await self._refuse(msg_id, fields, deliveries, refusal)
-            return
-        except Exception as err:  # noqa: BLE001 - stays pending, retried after a claim
-            self._failed(msg_id, deliveries, err)
-            return
-        await self.redis.xack(self.stream, self.group, msg_id)
-        self.metrics.processed.labels(self.stream, self.group).inc()
 
     async def _refuse(self, msg_id: str, fields: Fields, deliveries: int,
                       refusal: Refused) -> None:  # fmt: skip
