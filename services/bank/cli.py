@@ -14,7 +14,7 @@ from typing import Any
 from vellet.bank import admin
 from vellet.bank.app import create_app
 from vellet.bank.settings import BankSettings
-from vellet.common import keys, tokens
+from vellet.common import keys, tokens, web
 from vellet.common.commands import command
 from vellet.common.errors import ConfigError
 from vellet.common.settings import Env
@@ -87,7 +87,7 @@ def register(sub: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     settings = BankSettings.from_env(os.environ)
     asyncio.run(admin.migrate(settings.database_url))
-    asyncio.run(serve_forever("bank", create_app(settings), settings.http))
+    web.run(serve_forever("bank", create_app(settings), settings.http))
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from vellet.common import web
 from vellet.common.commands import command
 from vellet.common.errors import Unavailable
 from vellet.common.streams import connect
@@ -83,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
             asyncio.ensure_future(serve_forever("notifier", app, settings.http))
         )
 
-    asyncio.run(run())
+    web.run(run())
     return 0
 
 

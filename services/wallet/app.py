@@ -37,7 +37,8 @@ from vellet.wallet.auth.signup import routes as signup_routes
 from vellet.wallet.banking import wiring as banking_wiring
 from vellet.wallet.banking.client import BANK, BankClient
 from vellet.wallet.events import store as events_store
-from vellet.wallet.events.relay import RELAY, RELAY_TASK, OutboxRelay
+from vellet.wallet.events.process import RelayConfig, RelayProcess
+from vellet.wallet.events.relay import RELAY, OutboxRelay
 from vellet.wallet.ledger import wiring as ledger_wiring
 from vellet.wallet.ledger.batcher import BATCHER, P2PBatcher
 from vellet.wallet.settings import WalletSettings
@@ -104,6 +105,10 @@ async def _batcher(app: web.Application) -> AsyncIterator[None]:
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    if settings.outbox_relay_process:
+        async for _ in _relay_process(app):
+            yield
+        return
     relay = OutboxRelay(
         app[POOL],
         app[REDIS],
@@ -113,8 +118,34 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
         settings.outbox_linger,
     )
     app[RELAY] = relay
-    app[RELAY_TASK] = asyncio.create_task(relay.run(), name="wallet-outbox-relay")
+    task = asyncio.create_task(relay.run(), name="wallet-outbox-relay")
     yield
-    app[RELAY_TASK].cancel()
+    task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await app[RELAY_TASK]
+        await task
+
+
+async def _relay_process(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    config = RelayConfig(
+        settings.database_url,
+        settings.redis_url,
+        settings.keys.signer().pem(),
+        settings.outbox_interval,
+        settings.outbox_linger,
+    )
+    child = RelayProcess(config, app[METRICS].events_published)
+    child.start()
+    app[RELAY] = child
+    metrics.add_refresher(app, _counted(child))
+    try:
+        yield
+    finally:
+        await child.stop()
+
+
+def _counted(child: RelayProcess) -> metrics.Refresher:
+    async def count() -> None:
+        child.count()
+
+    return count

@@ -7,6 +7,7 @@ import asyncio
 import os
 from typing import Any
 
+from vellet.common import web
 from vellet.common.commands import command
 from vellet.common.db import create_pool
 from vellet.common.web import serve_forever
@@ -52,7 +53,7 @@ def register(sub: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     settings = WalletSettings.from_env(os.environ)
     asyncio.run(database.migrate(settings.database_url))
-    asyncio.run(serve_forever("wallet", create_app(settings), settings.http))
+    web.run(serve_forever("wallet", create_app(settings), settings.http))
     return 0
 
 

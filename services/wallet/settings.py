@@ -217,6 +217,10 @@ class WalletSettings:
     #: Seconds the outbox relay waits after a commit wakes it, so that the
     #: events of a busy moment go out together.
     outbox_linger: float = 0.2
+    #: Run the outbox relay in a child process (``events.process``) rather
+    #: than on the HTTP event loop: it then takes the other core instead of
+    #: holding requests (README, "Performance"). Off, it runs in-line.
+    outbox_relay_process: bool = True
     #: How result-stream consumers read, retry and dead-letter.
     streams: StreamSettings = field(default_factory=StreamSettings)
     #: Deposits and withdrawals through the bank.
@@ -318,6 +322,7 @@ class WalletSettings:
             ),
             outbox_interval=env.number("VELLET_OUTBOX_INTERVAL", cls.outbox_interval, minimum=0.05),
             outbox_linger=env.number("VELLET_OUTBOX_LINGER", cls.outbox_linger, minimum=0.0),
+            outbox_relay_process=env.flag("VELLET_OUTBOX_RELAY_PROCESS", cls.outbox_relay_process),
             streams=StreamSettings.from_env(env, batch_size=BATCHED_READ),
             flows=BankFlowSettings.from_env(env),
             audit=AuditSettings.from_env(env),

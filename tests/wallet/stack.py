@@ -67,6 +67,9 @@ def wallet_settings(
         "signup": SignupLimits(per_address=1_000_000),
         "bank_timeout": 2.0,
         "outbox_interval": 0.2,
+        # In-line: spawning a relay process per test app would cost a second
+        # each. tests/wallet/events/test_relay_process.py runs the process one.
+        "outbox_relay_process": False,
         # The bank result consumer stops within one stream read: keep it short.
         "streams": FAST_STREAMS,
     }

@@ -13,10 +13,9 @@ commit; a timer sweeps whatever a crash or another replica left behind.
 
 from __future__ import annotations
 
-import asyncio
+from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import Counter
 
 from vellet.common import streams
 from vellet.common.db import Pool
@@ -28,13 +27,20 @@ from vellet.wallet.events.payload import transfer_event
 BATCH = 200
 
 
+class Counts(Protocol):
+    """Where the relay counts what it published: a Prometheus counter, or the
+    shared integer a relay process reports through (``events.process``)."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
 class OutboxRelay(Relay):
     def __init__(
         self,
         pool: Pool,
         redis: streams.Redis,
         interval: float,
-        published: Counter,
+        published: Counts,
         signer: PrivateKey,
         linger: float = 0.2,
     ) -> None:
@@ -68,5 +74,11 @@ class OutboxRelay(Relay):
         return len(rows)
 
 
-RELAY = web.AppKey("wallet_outbox_relay", OutboxRelay)
-RELAY_TASK = web.AppKey("wallet_outbox_task", asyncio.Task[None])
+class Waker(Protocol):
+    """What a handler needs of the relay, wherever it runs: a nudge after a commit."""
+
+    def wake(self) -> None: ...
+
+
+#: The in-line :class:`OutboxRelay`, or the handle on its child process.
+RELAY = web.AppKey("wallet_outbox_relay", Waker)

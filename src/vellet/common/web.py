@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import uvloop
 from aiohttp import web
 
 from vellet.common import health, metrics
@@ -133,6 +136,20 @@ async def start(name: str, app: web.Application, http: HttpSettings) -> Site:
             await site.stop()
             raise
     return site
+
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop, for the services' long-running processes.
+
+    Why: measured with ``vellet bench p2p --compare``, the wallet spent
+    about 5 % less CPU per P2P transfer and did about 6 % more per second
+    on uvloop. Short CLI commands keep ``asyncio.run``: there is nothing
+    to gain in them.
+    """
+    return uvloop.run(main)
 
 
 async def serve_forever(name: str, app: web.Application, http: HttpSettings) -> None:
