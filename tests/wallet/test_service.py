@@ -42,6 +42,20 @@ async def test_health_readiness_and_metrics(
         assert secret not in text
 
 
+async def test_invented_http_methods_do_not_mint_time_series(
+    wallet: RunningWallet, http: aiohttp.ClientSession
+) -> None:
+    """The HTTP parser passes some thirty methods (WebDAV's among them) to the
+    app; counted by name, each would be a series of its own per route."""
+    for method in ("PROPFIND", "MKCOL", "LOCK", "UNLOCK", "PROPPATCH"):
+        async with http.request(method, f"{wallet.url}/api/v1/transfers") as resp:
+            assert resp.status == 405
+    async with http.get(f"{wallet.internal_url}/metrics") as resp:
+        text = await resp.text()
+    assert "PROPFIND" not in text
+    assert 'method="other",route="unmatched",service="wallet",status="405"} 5.0' in text
+
+
 async def test_hostile_bodies_get_4xx_problems_never_500(
     bank: RunningBank, wallet: RunningWallet, http: aiohttp.ClientSession
 ) -> None:

@@ -43,8 +43,15 @@ class Peaks:
     hwm: dict[str, float] = field(default_factory=dict)
 
     def sample(self, name: str, pid: int | None) -> None:
+        """The process, and apart from it each child it started (the wallet's
+        outbox relay process): a service's container holds both."""
         if pid is None:
             return
+        for child in children(pid):
+            self._one(f"{name} child process", child)
+        self._one(name, pid)
+
+    def _one(self, name: str, pid: int) -> None:
         rss, hwm = status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM")
         if rss is not None:
             self.mib[name] = max(self.mib.get(name, 0.0), rss / 1024)
@@ -81,16 +88,20 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (a PostgreSQL postmaster and its backends)."""
-    total = cpu_seconds(pid)
+def children(pid: int) -> list[int]:
+    """The direct children of a process (none once it is gone)."""
+    found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
-            children = task.read_text().split()
+            found += [int(child) for child in task.read_text().split()]
         except OSError:
             continue
-        total += sum(tree_cpu_seconds(int(child)) for child in children)
-    return total
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (a PostgreSQL postmaster and its backends)."""
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(child) for child in children(pid))
 
 
 @dataclass
