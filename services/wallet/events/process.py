@@ -166,7 +166,9 @@ class RelayProcess:
         # One write per COALESCE at most: the child lingers longer than that
         # after a wake-up before it claims, so the commits in between are
         # claimed too. (A system call per transfer was 4 % of the HTTP loop.)
-        if self._armed:
+        # Stopped: the batcher's clean-up runs after the relay's and still
+        # wakes it; those events wait in the outbox for the next relay.
+        if self._armed or self._stopping:
             return
         with contextlib.suppress(BlockingIOError):  # full: a wake-up is already waiting
             os.write(self._write.fileno(), b"\0")

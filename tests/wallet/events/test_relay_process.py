@@ -164,3 +164,14 @@ async def test_the_relay_process_ends_when_its_wallet_is_killed(
             break
         await asyncio.sleep(0.05)
     assert not _alive(child)  # the pipe's write end closed with its parent
+
+
+async def test_a_wake_up_after_the_relay_process_stopped_is_a_no_op(
+    wallet_dsn: str, redis_url: str
+) -> None:
+    """The batcher answers its queued transfers after the relay's clean-up has
+    run (clean-ups go in reverse): their handlers still wake the relay."""
+    running = await _wallet(wallet_dsn, redis_url, interval=0.1)
+    child = _child(running)
+    await running.stop()
+    child.wake()  # raised on the closed pipe: a 500 for a transfer that committed
