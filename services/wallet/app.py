@@ -54,7 +54,7 @@ def create_app(settings: WalletSettings) -> web.Application:
     app[VERIFIER] = Verifier(settings.sessions)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_batcher)
-    app.cleanup_ctx.append(_relay)
+    app.cleanup_ctx.append(_relay_process if settings.outbox_relay_process else _relay)
     ledger_wiring.setup(app)  # the ledger invariant, as a metric
     banking_wiring.setup(app)  # deposits/withdrawals: relay, result consumer, reconciler
     web_wiring.setup(app)  # the dashboard: pages, static files, the live channel, headers
@@ -105,10 +105,6 @@ async def _batcher(app: web.Application) -> AsyncIterator[None]:
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    if settings.outbox_relay_process:
-        async for _ in _relay_process(app):
-            yield
-        return
     relay = OutboxRelay(
         app[POOL],
         app[REDIS],
@@ -137,15 +133,8 @@ async def _relay_process(app: web.Application) -> AsyncIterator[None]:
     child = RelayProcess(config, app[METRICS].events_published)
     child.start()
     app[RELAY] = child
-    metrics.add_refresher(app, _counted(child))
+    metrics.add_refresher(app, child.count)
     try:
         yield
     finally:
         await child.stop()
-
-
-def _counted(child: RelayProcess) -> metrics.Refresher:
-    async def count() -> None:
-        child.count()
-
-    return count

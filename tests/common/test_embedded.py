@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
-
+from tests.support.processes import alive
 from tests.support.waiting import eventually
 
 STARTER = """
@@ -23,13 +22,6 @@ time.sleep(120)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 async def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     parent = subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path)],
@@ -38,12 +30,12 @@ async def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
         assert parent.stdout is not None
         pids = [int(p) for p in parent.stdout.readline().split()]
         assert len(pids) == 2
-        assert all(_alive(p) for p in pids)
+        assert all(alive(p) for p in pids)
         os.kill(parent.pid, signal.SIGKILL)  # no clean-up code runs
         parent.wait()
 
         async def survivors() -> list[int]:
-            return [p for p in pids if _alive(p)]
+            return [p for p in pids if alive(p)]
 
         await eventually(survivors, lambda left: left == [], timeout=30)
     finally:

@@ -22,13 +22,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
 from tests.notifier.processes import Fleet
 from tests.support.keys import key_env, key_settings
+from tests.support.metrics import scrape
 from vellet.common.embedded import free_port
 from vellet.common.settings import HttpSettings, StreamSettings
 from vellet.common.streams import TRANSFER_EVENTS, Redis, connect
@@ -180,24 +180,6 @@ class Running:
 
     async def metric(self, name: str, **labels: str) -> float:
         return await scrape(self.site.url, name, **labels)
-
-
-async def scrape(url: str, name: str, **labels: str) -> float:
-    """One sample from /metrics, read the way Prometheus would."""
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
-        text = await resp.text()
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        metric, _, rest = series.partition("{")
-        if metric != name:
-            continue
-        got = ",".join(sorted(p for p in rest.rstrip("}").split(",") if p))
-        if not labels or all(part in got.split(",") for part in want.split(",")):
-            return float(value)
-    return 0.0
 
 
 @pytest.fixture

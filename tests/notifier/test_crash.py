@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tests.notifier.conftest import MailServer, dead_letters, ledger_state, scrape, settled
+from tests.notifier.conftest import MailServer, dead_letters, ledger_state, settled
 from tests.notifier.factories import ASHA, BO, p2p
 from tests.notifier.processes import Fleet
 from tests.notifier.waiting import eventually
 from tests.support.keys import TEST_KEYS
+from tests.support.metrics import scrape
 from vellet.common.streams import TRANSFER_EVENTS, Redis, publish
 
 

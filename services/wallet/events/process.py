@@ -179,8 +179,9 @@ class RelayProcess:
     def _rearm(self) -> None:
         self._armed = False
 
-    def count(self) -> None:
-        """Move what the child published since the last call into the counter."""
+    async def count(self) -> None:
+        """Move what the child published since the last call into the counter
+        (a ``/metrics`` refresher: it runs when Prometheus scrapes)."""
         total = self._published.value
         if total > self._counted:
             self._counter.inc(total - self._counted)
@@ -217,5 +218,5 @@ class RelayProcess:
         if proc.is_alive():
             proc.kill()
             await asyncio.to_thread(proc.join)
-        self.count()
+        await self.count()
         self._read.close()

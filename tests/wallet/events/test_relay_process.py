@@ -4,7 +4,7 @@ when it dies, ends when its wallet does, and its count reaches /metrics."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,10 +12,12 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from tests.support.keys import TEST_KEYS
+from tests.support.metrics import scrape
+from tests.support.processes import alive
+from tests.support.waiting import eventually
 from tests.wallet.ledger_helpers import make_user
 from tests.wallet.stack import RunningWallet, start_wallet
 from vellet.common import streams
@@ -31,89 +33,74 @@ async def redis(redis_url: str) -> AsyncIterator[streams.Redis]:
     await client.aclose()
 
 
-async def _wallet(wallet_dsn: str, redis_url: str, interval: float) -> RunningWallet:
-    return await start_wallet(wallet_dsn, redis_url, "http://127.0.0.1:9",
-                              outbox_relay_process=True, outbox_interval=interval,
-                              outbox_linger=0.0)  # fmt: skip
-
-
-async def _published(internal_url: str) -> float | None:
-    seen = None
-    async with aiohttp.ClientSession() as http:
-        for _ in range(100):
-            async with http.get(f"{internal_url}/metrics") as resp:
-                for line in (await resp.text()).splitlines():
-                    if line.startswith("vellet_outbox_events_published_total "):
-                        seen = float(line.split()[1])
-            if seen:
-                break
-            await asyncio.sleep(0.05)
-    return seen
-
-
-def _child(running: RunningWallet) -> RelayProcess:
+@contextlib.asynccontextmanager
+async def _wallet(
+    wallet_dsn: str, redis_url: str, interval: float
+) -> AsyncIterator[tuple[RunningWallet, RelayProcess]]:
+    """A wallet whose relay runs in a process; the wallet and that process's handle."""
+    running = await start_wallet(wallet_dsn, redis_url, "http://127.0.0.1:9",
+                                 outbox_relay_process=True, outbox_interval=interval,
+                                 outbox_linger=0.0)  # fmt: skip
     child = running.app[RELAY]
     assert isinstance(child, RelayProcess)
-    return child
+    try:
+        yield running, child
+    finally:
+        await running.stop()
 
 
-async def _until(redis: streams.Redis, length: int, nudge: RelayProcess | None = None) -> int:
-    for _ in range(200):
-        if await redis.xlen(streams.TRANSFER_EVENTS) >= length:
-            break
+async def _events(redis: streams.Redis, length: int, nudge: RelayProcess | None = None) -> int:
+    """How many events are on the stream once ``length`` are (waking ``nudge`` meanwhile)."""
+
+    async def count() -> int:
         if nudge is not None:
             nudge.wake()
-        await asyncio.sleep(0.05)
-    return int(await redis.xlen(streams.TRANSFER_EVENTS))
+        return int(await redis.xlen(streams.TRANSFER_EVENTS))
+
+    return await eventually(count, lambda n: n >= length, timeout=10)
 
 
 async def test_the_relay_process_publishes_signed_events_and_counts_them_on_metrics(
     wallet_dsn: str, redis_url: str, redis: streams.Redis
 ) -> None:
-    running = await _wallet(wallet_dsn, redis_url, interval=0.1)
-    try:
+    async with _wallet(wallet_dsn, redis_url, interval=0.1) as (running, child):
         await make_user(running.app[POOL], funds=100)  # behind the app's back: the timer's
-        assert await _until(redis, 1) == 1
+        assert await _events(redis, 1) == 1
         [(_, fields)] = await redis.xrange(streams.TRANSFER_EVENTS)
         streams.verify(streams.TRANSFER_EVENTS, fields, (TEST_KEYS["wallet"].public(),))
         # Counted after the relay's commit, which follows its XADD: poll.
-        assert await _published(running.site.internal_url) == 1.0
-        assert _child(running).pid != os.getpid()
-    finally:
-        await running.stop()
+        published = await eventually(
+            lambda: scrape(running.site.internal_url, "vellet_outbox_events_published_total"),
+            lambda value: value > 0, timeout=5,
+        )  # fmt: skip
+        assert published == 1.0
+        assert child.pid != os.getpid()
 
 
 async def test_a_commit_wakes_the_relay_process_long_before_its_timer(
     wallet_dsn: str, redis_url: str, redis: streams.Redis
 ) -> None:
-    running = await _wallet(wallet_dsn, redis_url, interval=600)
-    child = _child(running)
-    try:
+    async with _wallet(wallet_dsn, redis_url, interval=600) as (running, child):
         pool = running.app[POOL]
         await make_user(pool, funds=100)
-        assert await _until(redis, 1, nudge=child) == 1  # the child is up and listening
+        assert await _events(redis, 1, nudge=child) == 1  # the child is up and listening
         await make_user(pool, funds=100)
         child.wake()  # what a handler does after its commit
-        assert await _until(redis, 2) == 2  # the timer would take ten minutes
-    finally:
-        await running.stop()
+        assert await _events(redis, 2) == 2  # the timer would take ten minutes
 
 
 async def test_a_relay_process_that_dies_is_started_again(
     wallet_dsn: str, redis_url: str, redis: streams.Redis
 ) -> None:
-    running = await _wallet(wallet_dsn, redis_url, interval=0.1)
-    child = _child(running)
-    try:
+    async with _wallet(wallet_dsn, redis_url, interval=0.1) as (running, child):
         first = child.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
         await make_user(running.app[POOL], funds=100)
-        assert await _until(redis, 1) == 1
+        assert await _events(redis, 1) == 1
         assert child.pid not in (None, first)
-    finally:
-        await running.stop()
-    assert not _alive(child.pid)
+    assert child.pid is not None
+    assert not alive(child.pid)
 
 
 _ORPHAN = textwrap.dedent("""
@@ -133,15 +120,8 @@ _ORPHAN = textwrap.dedent("""
 """)
 
 
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited already
-        return stat.read().split(") ")[-1][0] != "Z"
+async def _still(pid: int) -> bool:
+    return alive(pid)
 
 
 async def test_the_relay_process_ends_when_its_wallet_is_killed(
@@ -156,14 +136,11 @@ async def test_the_relay_process_ends_when_its_wallet_is_killed(
     parent.stdin.write(TEST_KEYS["wallet"].pem())
     parent.stdin.close()
     child = int(parent.stdout.readline())
-    assert _alive(child)
+    assert alive(child)
     parent.kill()
     parent.wait()
-    for _ in range(100):
-        if not _alive(child):
-            break
-        await asyncio.sleep(0.05)
-    assert not _alive(child)  # the pipe's write end closed with its parent
+    # The pipe's write end closed with its parent:
+    assert await eventually(lambda: _still(child), lambda running: not running, timeout=5) is False
 
 
 async def test_a_wake_up_after_the_relay_process_stopped_is_a_no_op(
@@ -171,7 +148,6 @@ async def test_a_wake_up_after_the_relay_process_stopped_is_a_no_op(
 ) -> None:
     """The batcher answers its queued transfers after the relay's clean-up has
     run (clean-ups go in reverse): their handlers still wake the relay."""
-    running = await _wallet(wallet_dsn, redis_url, interval=0.1)
-    child = _child(running)
-    await running.stop()
+    async with _wallet(wallet_dsn, redis_url, interval=0.1) as (_, child):
+        pass
     child.wake()  # raised on the closed pipe: a 500 for a transfer that committed
