@@ -19,10 +19,14 @@ from vellet.wallet.database import TRANSFER_COLUMNS
 # Only one reconciler claims stuck transfers at a time, whichever replica runs it.
 _RECONCILE_LOCK: Final = 0x7E11E7_02
 
-_PUBLISHED_SQL: Final = (
-    "UPDATE transfers SET attempts = attempts + 1, attempted_at = now(), state = 'queued', "  # noqa: S608
-    "updated_at = CASE state WHEN 'pending' THEN now() ELSE updated_at END "
-    f"WHERE id = ANY($1::uuid[]) AND state IN {UNFINISHED_SQL} RETURNING {TRANSFER_COLUMNS}"
+#: Locked by primary key and judged on the locked copy, as ``batch_store``'s
+#: finish (see there): the state's statistics are stale during an outage.
+PUBLISHED_SQL: Final = (
+    "WITH locked AS MATERIALIZED (SELECT id AS lid, state AS was FROM transfers "  # noqa: S608
+    "WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) "
+    "UPDATE transfers SET attempts = attempts + 1, attempted_at = now(), state = 'queued', "
+    "updated_at = CASE l.was WHEN 'pending' THEN now() ELSE updated_at END "
+    f"FROM locked l WHERE id = l.lid AND l.was IN {UNFINISHED_SQL} RETURNING {TRANSFER_COLUMNS}"
 )
 _REDRIVE_SQL: Final = (
     "INSERT INTO bank_outbox (transfer_id) SELECT id FROM transfers "  # noqa: S608
@@ -49,7 +53,7 @@ async def published(conn: Conn, ids: list[uuid.UUID]) -> None:
     """The requests are on the stream: forget the rows, mark the transfers queued."""
     await conn.execute("DELETE FROM bank_outbox WHERE transfer_id = ANY($1::uuid[])", ids)
     rows = await conn.fetch(
-        _PUBLISHED_SQL,
+        PUBLISHED_SQL,
         ids,
     )
     await settle_keys(conn, list(rows))
