@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from vellet.bench import p2p_profile
 from vellet.bench.books import compare_books
 from vellet.bench.drill import dead_recipients
 from vellet.bench.drill_load import Step, Tally, plan, run_load, submit
@@ -72,13 +73,19 @@ def add_parser(sub: Any) -> None:
                         help="seconds to wait for the drain")  # fmt: skip
     parser.add_argument("--mail-timeout", type=float, default=300.0,
                         help="seconds to wait for every mail after the drain")  # fmt: skip
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="print both databases' statements by time (drain only)")  # fmt: skip
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     if args.transfers < 10 or args.users < 4 or args.parallel < 1:
         raise ConfigError("--transfers must be >= 10, --users >= 4 and --parallel >= 1")
-    return exit_code(measure(args).rows())
+    result = measure(args)
+    code = exit_code(result.rows())
+    if result.statements:
+        print(result.statements)
+    return code
 
 
 def measure(args: argparse.Namespace) -> DrainResult:
@@ -87,7 +94,7 @@ def measure(args: argparse.Namespace) -> DrainResult:
         root = Path(tmp)
         root.chmod(0o755)  # PostgreSQL runs as 'nobody' when we are root
         return run(root, args.transfers, args.users, args.parallel,
-                   (args.settle_timeout, args.mail_timeout))  # fmt: skip
+                   (args.settle_timeout, args.mail_timeout), pg_stats=args.pg_stats)  # fmt: skip
 
 
 @dataclass
@@ -113,6 +120,8 @@ class DrainResult:
     republished: int = 0
     memory: Peaks = field(default_factory=Peaks)
     cpu: CpuShare = field(default_factory=CpuShare)
+    #: ``--pg-stats``: both databases' statements by time during the drain.
+    statements: str = ""
 
     @property
     def per_s(self) -> float:
@@ -146,17 +155,19 @@ class DrainResult:
 
 
 def run(root: Path, transfers: int, users: int, parallel: int,
-        within: tuple[float, float]) -> DrainResult:  # fmt: skip
+        within: tuple[float, float], pg_stats: bool = False) -> DrainResult:  # fmt: skip
     """``within``: seconds to wait for the drain, then for the mail."""
     # The drill's servers: the banks' and the wallets' PostgreSQL, Redis with ACL users.
-    pg = EmbeddedPostgres(root / "pg-bank", fsync=False).start()
-    wallet_pg = EmbeddedPostgres(root / "pg-wallet", fsync=False)
+    options = p2p_profile.PG_STATS_OPTIONS if pg_stats else {}
+    pg = EmbeddedPostgres(root / "pg-bank", fsync=False, options=options).start()
+    wallet_pg = EmbeddedPostgres(root / "pg-wallet", fsync=False, options=options)
     redis = EmbeddedRedis(root / "redis", persistent=False,
                           passwords=redis_acl.generate_passwords())  # fmt: skip
     try:
         wallet_pg.start()
         redis.start()
-        return asyncio.run(_drain(root, (pg, wallet_pg), redis, transfers, users, parallel, within))
+        return asyncio.run(_drain(root, (pg, wallet_pg), redis, transfers, users, parallel, within,
+                                  pg_stats))  # fmt: skip
     finally:
         redis.stop()
         wallet_pg.stop()
@@ -165,7 +176,7 @@ def run(root: Path, transfers: int, users: int, parallel: int,
 
 async def _drain(root: Path, pgs: tuple[EmbeddedPostgres, EmbeddedPostgres],
                  redis: EmbeddedRedis, transfers: int, n_users: int, parallel: int,
-                 within: tuple[float, float]) -> DrainResult:  # fmt: skip
+                 within: tuple[float, float], pg_stats: bool) -> DrainResult:  # fmt: skip
     result = DrainResult(transfers=transfers)
     stack = await start_stack(root, pgs[0], redis, pgs[1])
     started = time.monotonic()
@@ -187,11 +198,18 @@ async def _drain(root: Path, pgs: tuple[EmbeddedPostgres, EmbeddedPostgres],
         result.queued = await _count(stack.wallet_db, _UNFINISHED)
         # The clock is the poller's: from the first transfer made final (the
         # banks' boot and migrations are not the drain) to the last.
+        if pg_stats:
+            for dsn in (stack.bank_db, stack.wallet_db):
+                await p2p_profile.reset_statements(dsn)
         result.cpu.start(_groups(stack))
         timing = asyncio.create_task(_time_drain(stack, result, within[0]))
         await stack.start_banks()
         result.seconds, result.settled = await timing
         result.cpu.stop(_groups(stack))
+        if pg_stats:
+            banks = await p2p_profile.top_statements(stack.bank_db, result.queued, "banks'")
+            wallets = await p2p_profile.top_statements(stack.wallet_db, result.queued, "wallets'")
+            result.statements = f"{banks}\n{wallets}"
         await stack.links.notifier.start()
         async with sampling(result.memory, lambda: {"notifier": [stack.links.notifier.pid]}):
             _, mail_wait = await wait_for_mail(stack.wallet_db, stack.links.maildir, within[1])

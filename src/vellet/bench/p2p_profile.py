@@ -77,8 +77,9 @@ async def reset_statements(url: str) -> None:
         await conn.close()
 
 
-async def top_statements(url: str, transfers: int, limit: int = 14) -> str:
-    """The wallet database's statements by total time, per transfer."""
+async def top_statements(url: str, transfers: int, whose: str = "wallet's",
+                         limit: int = 14) -> str:  # fmt: skip
+    """A database's statements by total time since the reset, per transfer."""
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
@@ -95,8 +96,8 @@ async def top_statements(url: str, transfers: int, limit: int = 14) -> str:
     finally:
         await conn.close()
     per = 1.0 / transfers if transfers else 0.0
-    lines = [f"PostgreSQL statements by time ({transfers} P2P transfers; nested = inside "
-             "a function; ms per transfer):"]  # fmt: skip
+    lines = [f"The {whose} PostgreSQL statements by time ({transfers} transfers; nested = "
+             "inside a function; ms per transfer):"]  # fmt: skip
     for r in rows:
         where = "top" if r["toplevel"] else "nested"
         lines.append(f"  {r['total_exec_time'] * per:6.3f} ms  {r['calls']:>8} calls  "
