@@ -71,8 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vellet: {err.detail}", file=sys.stderr)  # noqa: T201
         return 2
     except OSError as err:
-        print(f"vellet: {err.strerror or err}", file=sys.stderr)  # noqa: T201
+        print(f"vellet: {describe_os_error(err)}", file=sys.stderr)  # noqa: T201
         return 2
+
+
+def describe_os_error(err: OSError) -> str:
+    """The error's own words; a bare TimeoutError (asyncio's, asyncpg's) has none,
+    and "vellet: " followed by nothing told a user nothing."""
+    said = err.strerror or str(err)
+    if said:
+        return said
+    if isinstance(err, TimeoutError):
+        return "timed out waiting for a server (TimeoutError)"
+    return type(err).__name__
 
 
 if __name__ == "__main__":

@@ -73,6 +73,12 @@ class Invariants:
         return {f.name: v for f in fields(self) if (v := getattr(self, f.name))}
 
 
+#: Seconds a check asked for on demand (``vellet wallet audit``, the
+#: benchmarks) may take: it reads whole tables, about 20 s per million
+#: transfers on a small machine, far beyond a pool's per-statement timeout.
+ON_DEMAND_TIMEOUT: Final = 3600.0
+
+
 async def check_invariants(pool: Pool | Conn, give_up_after: float | None = None) -> Invariants:
     """``give_up_after``: seconds before the client gives up (None: the pool's command timeout)."""
     row = await pool.fetchrow(INVARIANT_SQL, timeout=give_up_after)

@@ -159,7 +159,7 @@ async def drain_outbox(wallet_db: str) -> None:
 async def invariant_holds(wallet_db: str) -> bool:
     pool = await create_pool(wallet_db, max_size=1)
     try:
-        return (await audit.check_invariants(pool)).ok
+        return (await audit.check_invariants(pool, give_up_after=audit.ON_DEMAND_TIMEOUT)).ok
     finally:
         await pool.close()
 
