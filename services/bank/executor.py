@@ -33,7 +33,6 @@ from vellet.bank.batch import plan_batch
 from vellet.bank.domain import SETTLEMENT_SHORT, Outcome, TransferRequest, rejection_reason
 from vellet.common.db import Conn, Pool, retrying
 from vellet.common.errors import Conflict
-from vellet.common.ids import uuid7
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ async def _execute_once(pool: Pool, req: TransferRequest) -> tuple[Outcome, bool
     async with pool.acquire() as conn, conn.transaction():
         known = await store.find_transaction(conn, req.transfer_id)
         if known is None:
-            bank_txn_id = uuid7()
+            bank_txn_id = uuid.uuid4()
             if await store.claim_transaction(conn, bank_txn_id, req):
                 reason = await _move(conn, req)
                 if reason is not None:
@@ -134,7 +133,7 @@ async def _execute_batch(pool: Pool, reqs: list[TransferRequest]) -> list[Execut
     for i, req in enumerate(reqs):
         firsts.setdefault(req.transfer_id, req)
         first_at.setdefault(req.transfer_id, i)
-    txn_ids = {tid: uuid7() for tid in firsts}
+    txn_ids = {tid: uuid.uuid4() for tid in firsts}
     async with pool.acquire() as conn, conn.transaction():
         claimed = await batch_store.claim_many(
             conn, [(txn_ids[tid], firsts[tid]) for tid in sorted(firsts)]

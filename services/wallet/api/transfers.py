@@ -11,13 +11,13 @@ answer byte for byte, marked ``Idempotent-Replayed: true``.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from vellet.common.errors import PROBLEM_JSON, Conflict, Unprocessable
-from vellet.common.ids import uuid7
 from vellet.wallet import wire
 from vellet.wallet.banking import rules as banking_rules
 from vellet.wallet.banking.service import FLOW
@@ -44,7 +44,9 @@ async def _p2p(app: web.Application, user_id: int, account_number: str, key: str
                req: ledger_rules.P2PRequest) -> web.Response:  # fmt: skip
     metrics = app[METRICS]
     started = time.perf_counter()
-    job = ledger_store.P2PJob(user_id, account_number, key, req, uuid7(), uuid7(), _expiry(app))
+    job = ledger_store.P2PJob(
+        user_id, account_number, key, req, uuid.uuid4(), uuid.uuid4(), _expiry(app)
+    )
     answer = await app[BATCHER].post(job)
     metrics.transfer_latency.labels("p2p").observe(time.perf_counter() - started)
     metrics.transfers.labels("p2p", _label(answer.outcome)).inc()

@@ -27,7 +27,6 @@ from typing import Final
 import asyncpg
 
 from vellet.common.db import Conn, Pool, retrying
-from vellet.common.ids import uuid7
 from vellet.wallet.banking.rules import (
     BankResult,
     Finish,
@@ -185,7 +184,7 @@ async def _post(conn: Conn, rows: list[asyncpg.Record]) -> None:
         "INSERT INTO outbox (event_id, transfer_id, state, available) "
         "SELECT e, t, s, a::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
         "AS x (e, t, s, a)",
-        [uuid7() for _ in rows], [r["id"] for r in rows], [r["state"] for r in rows],
+        [uuid.uuid4() for _ in rows], [r["id"] for r in rows], [r["state"] for r in rows],
         [json.dumps({"owner": a}) for a in available],
     )  # fmt: skip
     await settle_keys(conn, rows)

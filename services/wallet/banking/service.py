@@ -35,7 +35,6 @@ from typing import Any
 from aiohttp import web
 
 from vellet.common.db import Pool
-from vellet.common.ids import uuid7
 from vellet.wallet import wire
 from vellet.wallet.banking import batch_store, queue_store, rules, store
 from vellet.wallet.banking.breaker import Breaker
@@ -75,7 +74,7 @@ class BankFlow:
                      expires_at: datetime | None) -> FlowAnswer:  # fmt: skip
         opened = await store.open_transfer(
             self.pool, user_id, key, req,
-            transfer_id=uuid7(), expires_at=expires_at, grace=self.grace,
+            transfer_id=uuid.uuid4(), expires_at=expires_at, grace=self.grace,
         )  # fmt: skip
         if opened.transfer is None:
             return FlowAnswer(opened.outcome, opened.status, opened.body)

@@ -29,7 +29,6 @@ from typing import Final
 import asyncpg
 
 from vellet.common.db import Conn, Pool, retrying
-from vellet.common.ids import uuid7
 from vellet.wallet import wire
 from vellet.wallet.banking.rules import BankResult, BankTransferRequest, response_status
 from vellet.wallet.database import SETTLEMENT, TRANSFER_COLUMNS
@@ -268,7 +267,7 @@ async def _apply_once(pool: Pool, result: BankResult) -> Applied | None:
         await conn.execute(
             "INSERT INTO outbox (event_id, transfer_id, state, available) "
             "VALUES ($1, $2, $3, $4::jsonb)",
-            uuid7(), tid, row["state"], json.dumps({"owner": available}),
+            uuid.uuid4(), tid, row["state"], json.dumps({"owner": available}),
         )  # fmt: skip
         await settle_keys(conn, [row])
         if posted:  # the shared hot row, last

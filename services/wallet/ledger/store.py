@@ -18,7 +18,6 @@ from typing import Final
 import asyncpg
 
 from vellet.common.db import Conn, Pool
-from vellet.common.ids import uuid7
 from vellet.wallet.auth.store import User
 from vellet.wallet.database import SETTLEMENT, TRANSFER_COLUMNS
 from vellet.wallet.ledger import rules
@@ -163,7 +162,7 @@ async def post_deposit(
     Tests and demo seeding fund wallets with it; the bank-facing deposit
     flow posts its pending deposits the same way.
     """
-    transfer_id = uuid7()
+    transfer_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
         accounts = await conn.fetchrow(
             "SELECT u.account_number, "
@@ -196,7 +195,7 @@ async def post_deposit(
         await conn.execute(
             "INSERT INTO outbox (event_id, transfer_id, state, available) "
             "VALUES ($1, $2, 'posted', $3::jsonb)",
-            uuid7(),
+            uuid.uuid4(),
             transfer_id,
             json.dumps({"owner": available}),
         )
