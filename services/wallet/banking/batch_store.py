@@ -123,13 +123,13 @@ async def _apply_once(pool: Pool, results: list[BankResult]) -> dict[uuid.UUID, 
     async with pool.acquire() as conn, conn.transaction():
         ids = sorted(r.transfer_id for r in results)
         await conn.execute("DELETE FROM bank_outbox WHERE transfer_id = ANY($1::uuid[])", ids)
-        ordered = sorted(results, key=lambda r: r.transfer_id)
+        # Any order: FINISH_MANY_SQL locks the transfers in id order itself.
         rows = await conn.fetch(
             FINISH_MANY_SQL,
-            [r.transfer_id for r in ordered], [r.succeeded for r in ordered],
-            [r.failure_reason() for r in ordered], [r.bank_txn_id for r in ordered],
-            [r.amount for r in ordered], [r.currency for r in ordered],
-            [r.account_number for r in ordered], [r.direction for r in ordered],
+            [r.transfer_id for r in results], [r.succeeded for r in results],
+            [r.failure_reason() for r in results], [r.bank_txn_id for r in results],
+            [r.amount for r in results], [r.currency for r in results],
+            [r.account_number for r in results], [r.direction for r in results],
         )  # fmt: skip
         by_id = {row["id"]: row for row in rows}
         unchanged = [r for r in results if r.transfer_id not in by_id]

@@ -14,25 +14,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.wallet.ledger_helpers import make_user
-from vellet.common.db import Pool, create_pool
+from vellet.common.db import Pool
 from vellet.wallet.banking import batch_store, queue_store
 
 #: The indexes that select transfers by their state.
 STATE_INDEXES = {"transfers_stuck", "transfers_unfinished"}
 BATCH = 200
-
-
-@pytest.fixture
-async def pool(wallet_dsn: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(wallet_dsn, max_size=2)
-    yield pool
-    await pool.close()
 
 
 async def copies(pool: Pool, n: int, state: str) -> list[uuid.UUID]:
