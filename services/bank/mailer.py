@@ -126,7 +126,8 @@ class SignupMailer:
             yield
         finally:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.drained(), timeout=self._smtp.timeout_s)
+                async with asyncio.timeout(self._smtp.timeout_s):
+                    await self.drained()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -225,7 +225,8 @@ class Relay:
                 # Nothing is in flight; a relay slow to answer QUIT must not
                 # hold up the stop (it would take a full SMTP timeout).
                 try:
-                    await asyncio.wait_for(_quit(smtp), QUIT_WAIT_S)
+                    async with asyncio.timeout(QUIT_WAIT_S):
+                        await _quit(smtp)
                 except TimeoutError:
                     smtp.close()
 

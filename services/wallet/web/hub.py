@@ -41,7 +41,7 @@ from typing import Any, Final
 import redis.exceptions
 from aiohttp import web
 
-from vellet.common import streams
+from vellet.common import streams, waits
 from vellet.common.keys import PublicKey
 from vellet.wallet.state import REDIS, SETTINGS
 from vellet.wallet.web import rules
@@ -158,8 +158,7 @@ class LiveHub:
         while not self.stopping.is_set():
             if not self._watched.is_set():
                 positions = None  # start again a little back when someone comes
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._watched.wait(), self._block_ms / 1000)
+                await waits.until_set(self._watched, self._block_ms / 1000)
                 continue
             try:
                 if positions is None:
@@ -171,8 +170,7 @@ class LiveHub:
                 )
             except (redis.exceptions.RedisError, OSError) as err:
                 log.warning("live hub: cannot read the event streams (%s); retrying", err)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), 1.0)
+                await waits.until_set(self.stopping, 1.0)
                 continue
             for stream, entries in answer or ():
                 for msg_id, fields in entries:
@@ -230,7 +228,8 @@ async def running(app: web.Application) -> AsyncIterator[None]:
     yield
     live_hub.stopping.set()
     try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
+        async with asyncio.timeout(5.0):
+            await asyncio.shield(task)
     except TimeoutError:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

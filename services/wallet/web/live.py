@@ -64,7 +64,8 @@ async def live(request: web.Request) -> web.StreamResponse:
         hub.unsubscribe(sub)
         if closing.is_set():  # our close ended the loop: let its handshake finish first
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(pump), _CLOSE_GRACE)
+                async with asyncio.timeout(_CLOSE_GRACE):
+                    await asyncio.shield(pump)
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pump
@@ -84,7 +85,8 @@ async def _pump(ws: web.WebSocketResponse, sub: Subscriber, expires: float,
     while not ws.closed:
         left = expires - time.time()
         try:
-            item = await asyncio.wait_for(sub.queue.get(), timeout=max(left, 0))
+            async with asyncio.timeout(max(left, 0)):
+                item = await sub.queue.get()
         except TimeoutError:
             item = Close(rules.CLOSE_EXPIRED, "session expired")
         if isinstance(item, Close):

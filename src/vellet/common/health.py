@@ -35,7 +35,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _run(check: Check, limit: float) -> bool:
     try:
-        await asyncio.wait_for(check(), limit)
+        async with asyncio.timeout(limit):
+            await check()
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         return False
     return True

@@ -10,11 +10,12 @@ Subclasses say what one ``drain`` publishes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import asyncpg
 from redis.exceptions import RedisError
+
+from vellet.common import waits
 
 
 class Relay:
@@ -43,7 +44,6 @@ class Relay:
                 await self.drain()
             except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
                 self._log.warning("%s paused: %s", self._name, type(err).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await waits.until_set(self._wake, self._interval)
             if self.linger:
                 await asyncio.sleep(self.linger)

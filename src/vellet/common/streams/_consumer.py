@@ -16,7 +16,6 @@ message keeps its own fate: accepted, refused (dead-lettered) or failed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
+from vellet.common import waits
 from vellet.common.keys import PublicKey
 from vellet.common.settings import StreamSettings
 from vellet.common.streams._client import Fields, Redis, ensure_group
@@ -130,8 +130,7 @@ class Consumer:
         self._stopping.set()
 
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await waits.until_set(self._stopping, seconds)
 
     async def _until_ready(self) -> bool:
         while not self._stopping.is_set():
@@ -201,7 +200,8 @@ class Consumer:
         yield
         self.stop()
         try:
-            await asyncio.wait_for(asyncio.shield(task), self.settings.block_ms / 1000 + 10)
+            async with asyncio.timeout(self.settings.block_ms / 1000 + 10):
+                await asyncio.shield(task)
         except TimeoutError:
             task.cancel()
 
