@@ -92,6 +92,8 @@ class ScaleResult:
     first_page: list[float] = field(default_factory=list)
     page_100: list[float] = field(default_factory=list)
     invariant_ok: bool = False
+    #: autovacuum and autoanalyze runs that overlapped the big-ledger phase.
+    maintenance: int = 0
     memory: Peaks = field(default_factory=Peaks)
 
     def rows(self) -> list[Row]:
@@ -109,6 +111,8 @@ class ScaleResult:
                 f"< {GOAL_HISTORY_MS:.0f} ms", hundredth < GOAL_HISTORY_MS),
             Row("big ledger: ledger invariant", "holds" if self.invariant_ok else "BROKEN",
                 "holds", self.invariant_ok, check=True),
+            Row("autovacuum/autoanalyze runs overlapping the big-ledger phase",
+                str(self.maintenance), "-", None),
             *self.memory.rows("P2P on the big ledger"),
         ]  # fmt: skip
 
@@ -143,8 +147,10 @@ async def _run(args: argparse.Namespace, found: Any) -> ScaleResult:
         await drain_outbox(wallet_db)
         result.seeded = await seed(wallet_db, args.users, args.past_transfers,
                                    await _user_id(wallet_db, users[0]))  # fmt: skip
+        before = await _maintenance_runs(wallet_db)
         async with sampling(result.memory, lambda: {"wallet": [wallet.pid]}):
             full = await drive(args, [url], users, 1, [metrics_url])
+        result.maintenance = await _maintenance_runs(wallet_db, running=True) - before
         await drain_outbox(wallet_db)
         result.empty_rate, result.full_rate = empty.rate, full.rate
         result.errors = empty.errors + full.errors
@@ -153,6 +159,26 @@ async def _run(args: argparse.Namespace, found: Any) -> ScaleResult:
     finally:
         stop(wallet)
     return result
+
+
+_MAINTENANCE_SQL = """
+SELECT (SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables)
+     + CASE WHEN $1 THEN (SELECT count(*) FROM pg_stat_progress_vacuum
+                          WHERE datname = current_database())
+                       + (SELECT count(*) FROM pg_stat_progress_analyze
+                          WHERE datname = current_database())
+            ELSE 0 END
+"""
+
+
+async def _maintenance_runs(wallet_db: str, *, running: bool = False) -> int:
+    """Autovacuum and autoanalyze runs ended so far on the wallet's tables, and
+    with ``running`` those still going: after minus before is what overlapped."""
+    pool = await create_pool(wallet_db, max_size=1)
+    try:
+        return int(await pool.fetchval(_MAINTENANCE_SQL, running))
+    finally:
+        await pool.close()
 
 
 async def _user_id(wallet_db: str, user: User) -> int:
